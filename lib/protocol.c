@@ -1,0 +1,64 @@
+/*
+ * protocol.c: tables behind protocol.h (state names, job types).
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "macro.h"
+#include "protocol.h"
+
+static const char *const job_state_names[_CAIRN_JOB_STATE_MAX] = {
+	[CAIRN_JOB_PENDING] = "pending",
+	[CAIRN_JOB_SENT] = "sent",
+	[CAIRN_JOB_RUNNING] = "running",
+	[CAIRN_JOB_SUCCEEDED] = "succeeded",
+	[CAIRN_JOB_FAILED] = "failed",
+	[CAIRN_JOB_REJECTED] = "rejected",
+	[CAIRN_JOB_INTERRUPTED] = "interrupted",
+	[CAIRN_JOB_TIMED_OUT] = "timed_out",
+	[CAIRN_JOB_CANCELLED] = "cancelled",
+};
+
+const char *cairn_job_state_to_string(enum cairn_job_state s)
+{
+	if (s < 0 || s >= _CAIRN_JOB_STATE_MAX)
+		return NULL;
+	return job_state_names[s];
+}
+
+enum cairn_job_state cairn_job_state_from_string(const char *s)
+{
+	if (!s)
+		return _CAIRN_JOB_STATE_INVALID;
+	for (size_t i = 0; i < ELEMENTSOF(job_state_names); i++)
+		if (streq(job_state_names[i], s))
+			return (enum cairn_job_state)i;
+	return _CAIRN_JOB_STATE_INVALID;
+}
+
+bool cairn_job_state_is_final(enum cairn_job_state s)
+{
+	return s >= CAIRN_JOB_SUCCEEDED && s < _CAIRN_JOB_STATE_MAX;
+}
+
+bool cairn_job_state_is_agent_result(enum cairn_job_state s)
+{
+	return s == CAIRN_JOB_SUCCEEDED || s == CAIRN_JOB_FAILED ||
+	       s == CAIRN_JOB_REJECTED || s == CAIRN_JOB_INTERRUPTED;
+}
+
+static const struct cairn_job_type_info job_types[] = {
+	{ .name = "node.facts", .idempotent = true, .default_timeout_s = 60 },
+	{ .name = "tls.issue", .idempotent = true, .default_timeout_s = 120 },
+	{ .name = "debug.sleep", .idempotent = false, .debug = true, .default_timeout_s = 3600 },
+};
+
+const struct cairn_job_type_info *cairn_job_type_lookup(const char *name)
+{
+	if (!name)
+		return NULL;
+	for (size_t i = 0; i < ELEMENTSOF(job_types); i++)
+		if (streq(job_types[i].name, name))
+			return &job_types[i];
+	return NULL;
+}
