@@ -4,10 +4,10 @@
 # always compiles and its corpus runs under `make check`.  Each fragment adds
 # its programs to FUZZ_PROGRAMS.
 if FUZZING
-FUZZ_LDFLAGS = -fsanitize=fuzzer
+FUZZ_LINKER_FLAGS = -fsanitize=fuzzer
 FUZZ_MAIN =
 else
-FUZZ_LDFLAGS =
+FUZZ_LINKER_FLAGS =
 FUZZ_MAIN = tests/fuzz/standalone.c
 endif
 FUZZ_CFLAGS = $(AM_CFLAGS) $(OPENSSL_CFLAGS) $(JANSSON_CFLAGS) $(CURL_CFLAGS) $(SQLITE_CFLAGS)
@@ -15,5 +15,6 @@ FUZZ_PROGRAMS =
 include tests/fuzz/lib.mk
 include tests/fuzz/controller.mk
 EXTRA_DIST += tests/fuzz/corpus
+FUZZ_PROGRAMS += $(LIB_FUZZ_TARGETS) $(CONTROLLER_FUZZ_TARGETS)
 fuzz-targets: $(FUZZ_PROGRAMS)
 .PHONY: fuzz-targets

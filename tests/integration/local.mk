@@ -1,5 +1,6 @@
 # Integration scenarios: real controller, real agents in network namespaces.
 # They need root; without it they SKIP with the reason.
+include tests/integration/lib.mk
 INTEGRATION_TESTS = \
 	tests/integration/enrol-facts-tls.sh \
 	tests/integration/refusals.sh \
