@@ -446,6 +446,10 @@ static int agent_resume(struct agent *a, const char *jti)
 		journal_entry_done(&e);
 		return 0;
 	}
+	/* Counted open by recovery; finished below or counted again by
+	 * agent_run_entry(). */
+	if (a->journal_open > 0)
+		a->journal_open--;
 	if (!e.jws || jws_parse(e.jws, strlen(e.jws), &jws, NULL, &why) < 0)
 		why = "stored job unreadable";
 	else if (job_claims_from_json(jws->payload, &c, &why) < 0)
@@ -467,8 +471,6 @@ static int agent_resume(struct agent *a, const char *jti)
 		r = res ? agent_finish(a, &e, res) : -ENOMEM;
 	} else {
 		log_notice("job %s: resuming after a restart", jti);
-		if (a->journal_open > 0)
-			a->journal_open--; /* agent_run_entry counts it again */
 		r = agent_run_entry(a, &e, exec, c.params);
 	}
 	if (have_claims)
