@@ -551,6 +551,9 @@ static int agent_pull(struct agent *a, int64_t *ret_delay_ms)
 		if (resp.status == 403)
 			log_error("gateway refused this node's certificate (revoked or expired?); retrying in %" PRId64
 				  " ms", *ret_delay_ms);
+		else if (resp.status == 429)
+			log_warning("pull rate-limited by the controller (HTTP 429, Retry-After %" PRId64
+				    " s); waiting %" PRId64 " ms", resp.retry_after_s, *ret_delay_ms);
 		else
 			log_warning("pull answered HTTP %ld; retrying in %" PRId64 " ms", resp.status, *ret_delay_ms);
 		client_response_done(&resp);
@@ -583,6 +586,10 @@ static int agent_pull(struct agent *a, int64_t *ret_delay_ms)
 			break;
 		notify_watchdog();
 	}
+	/* With wait=0 an empty answer comes back at once: never turn that
+	 * into a busy loop. */
+	if (next_poll == 0 && a->config->poll_wait_s == 0 && json_array_size(jobs) == 0)
+		next_poll = AGENT_EMPTY_POLL_MIN_S;
 	client_response_done(&resp);
 	*ret_delay_ms = next_poll * 1000;
 	return r == -ECANCELED ? r : 0;

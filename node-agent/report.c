@@ -61,8 +61,8 @@ int report_result(struct agent *a, const char *jti, json_t *result)
 				delay_ms = ra * 1000 + backoff_ms(1000, 1000, 0);
 			else
 				delay_ms = backoff_ms(AGENT_BACKOFF_BASE_MS, AGENT_BACKOFF_MAX_MS, MIN(attempt, 16u));
-			log_warning("job %s: result not accepted (HTTP %ld), retrying in %" PRId64 " ms", jti,
-				    status, delay_ms);
+			log_warning("job %s: result not accepted (HTTP %ld%s), retrying in %" PRId64 " ms", jti,
+				    status, status == 429 ? ", rate-limited" : "", delay_ms);
 		} else {
 			delay_ms = backoff_ms(AGENT_BACKOFF_BASE_MS, AGENT_BACKOFF_MAX_MS, MIN(attempt, 16u));
 			log_warning_errno(r, "job %s: result not sent (%s), retrying in %" PRId64 " ms", jti,
