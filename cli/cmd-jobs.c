@@ -61,7 +61,7 @@ static int jobs_list(const struct ctl_options *o, struct ctl_client *c, int argc
 	const char *vals[32] = {};
 	_cleanup_json_ json_t *answer = NULL;
 	_cleanup_ctl_table_ struct ctl_table *t = NULL;
-	_cleanup_free_ char *path = NULL, *q = NULL;
+	_cleanup_free_ char *path = NULL;
 	json_t *jobs, *j;
 	int64_t limit = 0;
 	size_t i;
@@ -78,10 +78,26 @@ static int jobs_list(const struct ctl_options *o, struct ctl_client *c, int argc
 		_cleanup_free_ char *node = vals[1] ? ctl_escape(c, vals[1]) : NULL;
 		char lim[32] = "";
 
+		if (vals[1] && !node)
+			return 1;
 		if (limit > 0)
 			snprintf(lim, sizeof(lim), "%" PRId64, limit);
-		if (asprintf(&path, "%s?node=%s&state=%s&limit=%s", CAIRN_PATH_JOBS, node ? node : "",
-			     vals[2] ? vals[2] : "", lim) < 0)
+		/* Only the filters given: an empty value is not "any". */
+		const char *names[] = { "node", "state", "limit" };
+		const char *values[] = { node, vals[2], lim[0] ? lim : NULL };
+		char q[512] = "";
+		size_t n = 0;
+
+		for (size_t k = 0; k < ELEMENTSOF(names); k++) {
+			if (!values[k] || n >= sizeof(q))
+				continue;
+			n += (size_t)snprintf(q + n, sizeof(q) - n, "%c%s=%s", n ? '&' : '?', names[k], values[k]);
+		}
+		if (n >= sizeof(q)) {
+			fprintf(stderr, "error: filters too long\n");
+			return 2;
+		}
+		if (asprintf(&path, "%s%s", CAIRN_PATH_JOBS, q) < 0)
 			return 1;
 	}
 	if (ctl_request(c, "GET", path, NULL, &answer, NULL) < 0)
