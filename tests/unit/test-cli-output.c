@@ -33,8 +33,10 @@ static void test_table(void **state)
 	assert_int_equal(ctl_table_add(t, r2), 0);
 	ctl_table_print(t, f);
 	fclose(f);
-	assert_string_equal(buf, "ID  NAME      STATE\n"
-				 "1   db-1      enrolled\n"
+	/* NAME is as wide as its widest cell, "a [31mred" (the escape
+	 * character shown as a space). */
+	assert_string_equal(buf, "ID  NAME       STATE\n"
+				 "1   db-1       enrolled\n"
 				 "22  a [31mred  -\n");
 	free(buf);
 	ctl_table_free(t);
