@@ -234,6 +234,7 @@ static int agent_finish(struct agent *a, struct journal_entry *e, json_t *result
 	r = report_result(a, e->jti, result);
 	if (r < 0)
 		return r;
+	a->results_reported++;
 	e->reported = true;
 	r = journal_entry_save(a->journal, e);
 	if (r < 0)
@@ -352,6 +353,7 @@ static int agent_seen(struct agent *a, const char *jti)
 		log_info("job %s: served again; re-sending its result", jti);
 		r = report_result(a, jti, e.result);
 		if (r >= 0) {
+			a->results_reported++;
 			if (!e.reported) {
 				e.reported = true;
 				(void)journal_entry_save(a->journal, &e);
@@ -521,6 +523,7 @@ static int agent_pull(struct agent *a, int64_t *ret_delay_ms)
 	const char *err = NULL;
 	json_t *jobs, *v;
 	int64_t next_poll = 0;
+	uint64_t reported_before;
 	size_t i;
 	int r;
 
@@ -573,6 +576,7 @@ static int agent_pull(struct agent *a, int64_t *ret_delay_ms)
 		log_warning("pull answer has %zu jobs; handling the first %d", json_array_size(jobs),
 			    CAIRN_PULL_MAX_JOBS);
 	r = 0;
+	reported_before = a->results_reported;
 	json_array_foreach(jobs, i, v) {
 		if (i >= CAIRN_PULL_MAX_JOBS)
 			break;
@@ -590,8 +594,18 @@ static int agent_pull(struct agent *a, int64_t *ret_delay_ms)
 	 * into a busy loop. */
 	if (next_poll == 0 && a->config->poll_wait_s == 0 && json_array_size(jobs) == 0)
 		next_poll = AGENT_EMPTY_POLL_MIN_S;
-	client_response_done(&resp);
 	*ret_delay_ms = next_poll * 1000;
+	/* Jobs served but none settled (no readable jti, an entry left open,
+	 * a journal write failing): the controller will serve them again at
+	 * once until they time out, so slow down instead of spinning. */
+	if (json_array_size(jobs) > 0 && a->results_reported == reported_before && r != -ECANCELED) {
+		*ret_delay_ms = MAX(*ret_delay_ms, backoff_ms(AGENT_BACKOFF_BASE_MS, AGENT_STUCK_DELAY_MAX_MS,
+							      MIN(a->stuck, 16u)));
+		a->stuck++;
+		log_debug("no job of this pull could be settled; next pull in %" PRId64 " ms", *ret_delay_ms);
+	} else
+		a->stuck = 0;
+	client_response_done(&resp);
 	return r == -ECANCELED ? r : 0;
 }
 

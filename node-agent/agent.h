@@ -26,6 +26,7 @@
 #define AGENT_PULL_EXTRA_TIMEOUT_S 15      /* pull total timeout = wait + this */
 #define AGENT_FORBIDDEN_RETRY_MS (60 * 1000) /* gateway refused our certificate */
 #define AGENT_NEXT_POLL_MAX_S 3600         /* a larger next_poll_s is clamped */
+#define AGENT_STUCK_DELAY_MAX_MS (10 * 1000) /* pulls that settle nothing back off up to this */
 #define AGENT_EMPTY_POLL_MIN_S 1           /* between empty pulls when poll_wait_s = 0 */
 #define AGENT_PRUNE_INTERVAL_MS (3600 * 1000)
 #define AGENT_JOB_KEYS_FILE_MAX (64 * 1024)
@@ -52,6 +53,8 @@ struct agent {
 	int64_t renew_due_ms;          /* monotonic: earliest next renewal attempt */
 	int64_t prune_due_ms;          /* monotonic: next journal pruning */
 	unsigned failures;             /* consecutive failed pulls (backoff exponent) */
+	unsigned stuck;                /* consecutive pulls that settled nothing */
+	uint64_t results_reported;     /* results the controller answered (progress) */
 };
 
 /* Installs the signal handling of the daemon: SIGTERM/SIGINT blocked
