@@ -1,0 +1,2 @@
+/* job.c: placeholder, implemented next. */
+#include "job.h"

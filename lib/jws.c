@@ -1,0 +1,2 @@
+/* jws.c: placeholder, implemented next. */
+#include "jws.h"
