@@ -57,6 +57,8 @@ static int ctl_load_config(struct ctl_options *o, bool explicit_path)
 	if (r == -ENOENT && !explicit_path)
 		return 0;
 	if (r >= 0)
+		r = ini_check_sections(ini, (const char *const[]){ "cairnctl", NULL }, &error);
+	if (r >= 0)
 		r = ini_check_keys(ini, "cairnctl", known, &error);
 	if (r < 0) {
 		if (error)

@@ -126,11 +126,11 @@ static int config_from_ini(const char *name, const struct ini *ini, struct agent
 	const char *level;
 	int r;
 
-	r = ini_check_keys(ini, "agent", agent_config_keys, ret_error);
+	/* Only [agent] exists: a misspelt section would hide every key in it. */
+	r = ini_check_sections(ini, (const char *const[]){ "agent", NULL }, ret_error);
 	if (r < 0)
 		return r;
-	/* Only [agent] exists; a key outside it is a mistake too. */
-	r = ini_check_keys(ini, "", (const char *const[]){ NULL }, ret_error);
+	r = ini_check_keys(ini, "agent", agent_config_keys, ret_error);
 	if (r < 0)
 		return r;
 

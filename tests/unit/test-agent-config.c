@@ -11,7 +11,7 @@
 
 #include <cmocka.h>
 
-#include "config.h"
+#include "../../node-agent/config.h" /* not the autoconf config.h */
 #include "macro.h"
 #include "protocol.h"
 
@@ -98,6 +98,7 @@ static void test_refusals(void **state)
 	expect_error("[agent]\nstate_dir = /var/lib/cairn\ntls_dir = /var/lib/cairn/tls\n", "tls_dir");
 	expect_error("[agent]\nstate_dir = /var/lib/cairn/x\ntls_dir = /var/lib\n", "tls_dir");
 	expect_error("[agent\n", NULL);
+	expect_error("[agnet]\napi_url = https://x\n", "agnet"); /* misspelt section */
 }
 
 static void test_overlap_prefix_only(void **state)
