@@ -1,9 +1,11 @@
-# Unit tests of lib/, one program per module.
+# Unit tests of lib/, one program per module (tests/unit/test-<module>.c).
 LIB_UNIT_TESTS = \
 	tests/unit/test-util \
 	tests/unit/test-fileio \
 	tests/unit/test-log \
-	tests/unit/test-ini
+	tests/unit/test-ini \
+	tests/unit/test-jws \
+	tests/unit/test-job
 check_PROGRAMS += $(LIB_UNIT_TESTS)
 TESTS += $(LIB_UNIT_TESTS)
 
@@ -22,3 +24,11 @@ tests_unit_test_log_LDADD = $(LIBCAIRN_LIBS) $(CMOCKA_LIBS)
 tests_unit_test_ini_SOURCES = tests/unit/test-ini.c
 tests_unit_test_ini_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_ini_LDADD = $(LIBCAIRN_LIBS) $(CMOCKA_LIBS)
+
+tests_unit_test_jws_SOURCES = tests/unit/test-jws.c
+tests_unit_test_jws_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_jws_LDADD = $(LIBCAIRN_LIBS) $(CMOCKA_LIBS)
+
+tests_unit_test_job_SOURCES = tests/unit/test-job.c
+tests_unit_test_job_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_job_LDADD = $(LIBCAIRN_LIBS) $(CMOCKA_LIBS)
