@@ -123,7 +123,7 @@ int enroll_store(const char *state_dir, const char *fallback_gateway_url, EVP_PK
 		REFUSE("cert is not a PEM certificate");
 	if (!ca_pem || pki_cert_from_pem(ca_pem, &ca) < 0)
 		REFUSE("ca is not a PEM certificate");
-	if (X509_check_private_key(cert, key) != 1)
+	if (!pki_cert_matches_key(cert, key))
 		REFUSE("cert does not hold our public key");
 	if (pki_cert_node_id(cert, &cert_id) < 0 || !streq(cert_id, node_id))
 		REFUSE("cert does not name our node id");

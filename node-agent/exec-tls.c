@@ -196,7 +196,7 @@ int exec_tls_issue_run(json_t *params, const struct exec_context *ctx, json_t **
 	ca_pem = json_string_value(json_object_get(resp.json, "ca"));
 	if (!cert_pem || !ca_pem || pki_cert_from_pem(cert_pem, &cert) < 0 || pki_cert_from_pem(ca_pem, &ca) < 0)
 		why = "answer lacks a valid cert or ca";
-	else if (X509_check_private_key(cert, key) != 1)
+	else if (!pki_cert_matches_key(cert, key))
 		why = "certificate does not hold our key";
 	else if (pki_verify_chain(ca, cert, &err) < 0)
 		why = "certificate does not chain to the controller CA";

@@ -223,7 +223,7 @@ int report_renew(struct agent *a)
 	pem = json_string_value(json_object_get(resp.json, "cert"));
 	if (!pem || pki_cert_from_pem(pem, &cert) < 0)
 		why = "answer has no valid cert";
-	else if (X509_check_private_key(cert, key) != 1)
+	else if (!pki_cert_matches_key(cert, key))
 		why = "certificate does not hold the new key";
 	else if (pki_cert_node_id(cert, &id) < 0 || !streq(id, a->node_id))
 		why = "certificate does not name this node";
