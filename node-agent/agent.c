@@ -619,8 +619,13 @@ static int agent_loop(struct agent *a)
 		if (agent_stopping())
 			return 0;
 		if (report_renew_due(a, now_s()) && now >= a->renew_due_ms) {
+			/* At most one renewal a minute even when the CA's
+			 * backdated notBefore makes short lifetimes look
+			 * two-thirds spent at once. */
 			if (report_renew(a) < 0)
 				a->renew_due_ms = now + REPORT_RENEW_RETRY_MS;
+			else
+				a->renew_due_ms = now + REPORT_RENEW_MIN_INTERVAL_MS;
 		}
 		if (now >= a->status_due_ms) {
 			int64_t next = report_status(a);

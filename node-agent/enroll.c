@@ -128,7 +128,7 @@ int enroll_store(const char *state_dir, const char *fallback_gateway_url, EVP_PK
 	if (pki_cert_node_id(cert, &cert_id) < 0 || !streq(cert_id, node_id))
 		REFUSE("cert does not name our node id");
 	if (pki_verify_chain(ca, cert, &why) < 0)
-		REFUSE("cert does not chain to the CA");
+		REFUSE(why ? why : "cert does not chain to the CA");
 	if (!json_is_array(keys) || json_array_size(keys) == 0 || jws_keyring_from_json(keys, &kr) < 0)
 		REFUSE("job_keys are not valid Ed25519 keys");
 #undef REFUSE

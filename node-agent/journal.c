@@ -490,7 +490,8 @@ int journal_prune(struct journal *j, int64_t now)
 		free(c.items);
 		return r;
 	}
-	qsort(c.items, c.n, sizeof(*c.items), prune_cmp);
+	if (c.n > 1)
+		qsort(c.items, c.n, sizeof(*c.items), prune_cmp);
 	dfd = open(j->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dfd < 0) {
 		free(c.items);

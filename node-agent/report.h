@@ -14,6 +14,7 @@
 #define REPORT_STATUS_DEFAULT_S 60
 #define REPORT_STATUS_MAX_S 86400
 #define REPORT_RENEW_RETRY_MS (5 * 60 * 1000) /* after a failed renewal */
+#define REPORT_RENEW_MIN_INTERVAL_MS (60 * 1000) /* between two successful renewals */
 #define REPORT_MESSAGE_MAX 4096               /* result message, as the controller accepts */
 #define REPORT_EVENT_MESSAGE_MAX 1024
 
