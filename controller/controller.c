@@ -18,6 +18,7 @@
 #include "api.h"
 #include "config.h"
 #include "controller.h"
+#include "fileio.h"
 #include "gateway.h"
 #include "http.h"
 #include "keys.h"

@@ -314,7 +314,12 @@ static void h_pull(void *userdata, struct http_request *req)
 			http_reply_problem(req, 400, reason);
 			return;
 		}
-		snprintf(st->waiter.node_id, sizeof(st->waiter.node_id), "%s", req->identity);
+		size_t idlen = strnlen(req->identity, sizeof(st->waiter.node_id));
+		if (idlen >= sizeof(st->waiter.node_id)) {
+			http_reply_problem(req, 403, NULL);
+			return;
+		}
+		memcpy(st->waiter.node_id, req->identity, idlen + 1);
 		st->waiter.req = req;
 		st->waiter.deadline_ms = now_mono_ms() + st->wait_s * 1000;
 	} else {

@@ -18,7 +18,7 @@ CONTROLLER_SOURCES = \
 	controller/controller.c controller/controller.h
 CONTROLLER_CFLAGS = $(AM_CFLAGS) $(MHD_CFLAGS) $(GNUTLS_CFLAGS) $(JANSSON_CFLAGS) \
 	$(SQLITE_CFLAGS) $(OPENSSL_CFLAGS) $(SYSTEMD_CFLAGS) $(CURL_CFLAGS) -pthread
-CONTROLLER_LIBS = $(LIBCAIRN_LIBS) $(MHD_LIBS) $(GNUTLS_LIBS) $(SQLITE_LIBS) -lm -pthread
+CONTROLLER_LIBS = $(LIBCAIRN_LIBS) $(MHD_LIBS) $(GNUTLS_LIBS) $(SQLITE_LIBS) -lm -lpthread
 
 noinst_LIBRARIES += controller/libcontroller.a
 controller_libcontroller_a_SOURCES = $(CONTROLLER_SOURCES)

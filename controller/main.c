@@ -5,6 +5,7 @@
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 
 #include "config.h"
 #include "controller.h"
@@ -63,6 +64,8 @@ int main(int argc, char **argv)
 		return 2;
 	}
 
+	/* Everything we create (database, keys) is ours alone. */
+	umask(0077);
 	log_open(LOG_TARGET_AUTO, "cairn-controller", LOG_INFO);
 	r = config_load(path, !explicit_path, &config, &error);
 	if (r < 0) {
