@@ -27,9 +27,9 @@ h_eq "slot with expired token still pending" pending "$(api GET "/v1/nodes/$exp_
 h_eq "made-up join token refused" 401 "$(enrol_with "cjt_$(head -c 32 /dev/urandom | base64 -w0 | tr -- '+/' '-_' | tr -d =)")"
 # A fresh token for the slot works once.
 body=$(api POST "/v1/nodes/$exp_id/join-token" '{}')
-h_eq "new join token issued for the slot" 200 "$API_STATUS"
+h_eq "new join token issued for the slot" 200 "$(api_status)"
 h_eq "new join token enrols" 200 "$(enrol_with "$(jq -r .join_token <<<"$body")")"
-h_eq "enrolled slot gets no new join token" 409 "$(api POST "/v1/nodes/$exp_id/join-token" '{}' >/dev/null; echo "$API_STATUS")"
+h_eq "enrolled slot gets no new join token" 409 "$(api POST "/v1/nodes/$exp_id/join-token" '{}' >/dev/null; echo "$(api_status)")"
 
 # Gateway without a client certificate.
 code=$(curl -s -o "$T/gw.out" -w '%{http_code}' --cacert "$CA" "$GW_URL/v1/agent/jobs?after=0&wait=0")
@@ -64,7 +64,7 @@ h_eq "wrong bearer token refused" 401 "$code"
 
 # Revocation takes effect at once.
 api POST "/v1/nodes/${NODE[2]}/revoke" '{}' >/dev/null
-h_eq "revoke answered" 200 "$API_STATUS"
+h_eq "revoke answered" 200 "$(api_status)"
 s=$T/agent2/state
 code=$(curl -s -o /dev/null -w '%{http_code}' --cacert "$CA" --cert "$s/node.crt" --key "$s/node.key" \
 	"$GW_URL/v1/agent/jobs?after=0&wait=0")

@@ -209,7 +209,8 @@ h_controller_kill9() {
 	for _ in $(seq 1 50); do h_alive "$CTL_PID" || break; sleep 0.1; done
 }
 
-# api METHOD PATH [BODY]: prints the body; HTTP status in $API_STATUS.
+# api METHOD PATH [BODY]: prints the body; api_status prints the HTTP status.
+api_status() { cat "$T/.api-status"; }
 api() {
 	local out
 	if [ $# -ge 3 ]; then
@@ -220,7 +221,8 @@ api() {
 		out=$(curl -s --cacert "$CA" -H "Authorization: Bearer $CAIRN_TOKEN" \
 			-X "$1" -w '\n%{http_code}' "$API_URL$2")
 	fi
-	API_STATUS=${out##*$'\n'}
+	# The status goes to a file: callers use $(api …), a subshell.
+	printf '%s' "${out##*$'\n'}" >"$T/.api-status"
 	printf '%s' "${out%$'\n'*}"
 }
 
@@ -228,7 +230,7 @@ api() {
 h_node_create() {
 	local body
 	body=$(api POST /v1/nodes "{\"name\":\"$1\"}")
-	[ "$API_STATUS" = 201 ] || { h_fail "create node $1 (HTTP $API_STATUS: $body)"; return 1; }
+	[ "$(api_status)" = 201 ] || { h_fail "create node $1 (HTTP $(api_status): $body)"; return 1; }
 	NODE_ID=$(jq -r .id <<<"$body")
 	JOIN_TOKEN=$(jq -r .join_token <<<"$body")
 	jq -r .user_data <<<"$body" >"$T/userdata-$1.yaml"
@@ -299,8 +301,8 @@ h_node_state_is() {
 h_submit() {
 	local body
 	body=$(api POST "/v1/nodes/$1/jobs" "$2")
-	if [ "$API_STATUS" != 201 ]; then
-		echo "submit failed: HTTP $API_STATUS $body" >&2
+	if [ "$(api_status)" != 201 ]; then
+		echo "submit failed: HTTP $(api_status) $body" >&2
 		return 1
 	fi
 	jq -r .id <<<"$body"
