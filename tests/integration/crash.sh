@@ -61,7 +61,7 @@ for k in $(seq 1 5); do
 done
 sleep 1.5
 h_controller_kill9
-h_log "controller killed with $(grep -c . <<<"${jobs[*]// /$'\n'}") jobs submitted"
+h_log "controller killed with ${#jobs[@]} jobs submitted"
 sleep 2
 h_controller_start
 bad=0

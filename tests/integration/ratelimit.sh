@@ -50,7 +50,7 @@ limited=$(metric 'code="429"')
 h_log "agent made $n gateway requests in 10 s, $limited answered 429 so far"
 h_check "agent was rate limited at least once" test "$limited" -gt 0
 h_check "agent backed off: $n requests in 10 s (a client ignoring Retry-After makes hundreds)" test "$n" -le 30
-h_check "agent log mentions the rate limit" grep -qi 'rate' "$T/agent1/agent.log"
+h_check "agent log mentions the rate limit" grep -qi 'rate-limited' "$T/agent1/agent.log"
 job=$(h_submit "${NODE[1]}" '{"type":"node.facts","params":{}}')
 h_eq "jobs still get through under the limit" succeeded "$(h_wait_job "$job" 30)"
 h_end
