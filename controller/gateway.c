@@ -15,7 +15,6 @@
 #include <string.h>
 
 #include <gnutls/gnutls.h>
-#include <openssl/x509v3.h>
 
 #include "config.h"
 #include "controller.h"
@@ -249,7 +248,7 @@ int gateway_admit(void *userdata, struct http_request *req)
 		return forbidden(c, req, "certificate does not parse"), -EACCES;
 	if (pki_verify_chain(c->keys->ca_cert, cert, &reason) < 0)
 		return forbidden(c, req, reason ?: "chain"), -EACCES;
-	if (X509_check_purpose(cert, X509_PURPOSE_SSL_CLIENT, 0) != 1)
+	if (!pki_cert_has_usage(cert, PKI_USAGE_CLIENT))
 		return forbidden(c, req, "not a client certificate"), -EACCES;
 	if (pki_cert_node_id(cert, &node_id) < 0 || !uuid_is_valid(node_id))
 		return forbidden(c, req, "no node URI"), -EACCES;
