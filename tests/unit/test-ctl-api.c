@@ -9,7 +9,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <stdio.h>
+
 #include "api.h"
+#include "fileio.h"
 #include "enroll.h"
 #include "gateway.h"
 
@@ -191,6 +194,64 @@ static void test_gateway_parsers(void **state)
 	json_decref(j);
 }
 
+/* Every route of both listeners is in docs/openapi.yaml, with its method. */
+static bool openapi_has(const char *doc, const char *pattern, const char *method)
+{
+	char lower[8];
+	size_t i;
+	for (i = 0; method[i] && i < sizeof(lower) - 1; i++)
+		lower[i] = (char)(method[i] - 'A' + 'a');
+	lower[i] = 0;
+	for (const char *line = doc; line && *line; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL) {
+		if (strncmp(line, "  /", 3) != 0)
+			continue;
+		/* Compare "  /v1/nodes/{id}/revoke:" with "/v1/nodes/x/revoke", x = '*'. */
+		const char *p = line + 2, *q = pattern;
+		while (*q && *p && *p != ':') {
+			if (*q == '*' && *p == '{') {
+				p = strchr(p, '}');
+				if (!p)
+					break;
+				p++;
+				q++;
+				continue;
+			}
+			if (*p != *q)
+				break;
+			p++;
+			q++;
+		}
+		if (!p || *q || *p != ':')
+			continue;
+		/* The methods are the next lines indented by four spaces. */
+		for (const char *m = strchr(line, '\n'); m && strncmp(m + 1, "  /", 3) != 0 && m[1];
+		     m = strchr(m + 1, '\n'))
+			if (strncmp(m + 1, "    ", 4) == 0 && m[5] != ' ' && strncmp(m + 5, lower, strlen(lower)) == 0 &&
+			    m[5 + strlen(lower)] == ':')
+				return true;
+		return false;
+	}
+	return false;
+}
+
+static void test_openapi_lists_every_route(void **state)
+{
+	const char *top = getenv("top_srcdir");
+	char *doc = NULL, path[4096];
+	if (!top)
+		skip();
+	snprintf(path, sizeof(path), "%s/docs/openapi.yaml", top);
+	assert_int_equal(read_file_full(path, 1 << 20, &doc, NULL), 0);
+	for (size_t i = 0; i < api_routes_count; i++)
+		if (!openapi_has(doc, api_routes[i].pattern, api_routes[i].method))
+			fail_msg("openapi.yaml lacks %s %s", api_routes[i].method, api_routes[i].pattern);
+	for (size_t i = 0; i < gateway_routes_count; i++)
+		if (!openapi_has(doc, gateway_routes[i].pattern, gateway_routes[i].method))
+			fail_msg("openapi.yaml lacks %s %s", gateway_routes[i].method, gateway_routes[i].pattern);
+	assert_false(openapi_has(doc, "/v1/nodes", "DELETE"));
+	free(doc);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -199,6 +260,7 @@ int main(void)
 		cmocka_unit_test(test_job_submit),
 		cmocka_unit_test(test_params),
 		cmocka_unit_test(test_gateway_parsers),
+		cmocka_unit_test(test_openapi_lists_every_route),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
