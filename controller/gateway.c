@@ -477,7 +477,7 @@ static void h_csr(void *userdata, struct http_request *req)
 	struct controller *c = userdata;
 	_cleanup_json_ json_t *body = NULL, *params = NULL, *o = NULL;
 	_cleanup_x509_ X509 *cert = NULL;
-	_cleanup_free_ char *pem = NULL;
+	_cleanup_free_ char *pem = NULL, *serial = NULL;
 	_cleanup_free_ const char **names = NULL;
 	struct store_attempt a = {};
 	struct store_job job = {};
@@ -538,7 +538,7 @@ static void h_csr(void *userdata, struct http_request *req)
 		http_reply_problem(req, 500, NULL);
 		goto out;
 	}
-	_cleanup_free_ char *serial = pki_cert_serial_hex(cert);
+	serial = pki_cert_serial_hex(cert);
 	(void)store_event_add(c->store, job.id, a.jti, now_s(), "state", "certificate issued");
 	log_info("issued a certificate (serial %s) for %s to node %s (job %s)", serial ?: "?", names[0],
 		 req->identity, job.id);
