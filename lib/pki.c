@@ -481,7 +481,7 @@ static const char *verify_reason(int err)
 	case X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE:
 	case X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT:
 	case X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN:
-		return "certificate is not issued by the trusted CA";
+		return "certificate does not chain to the trusted CA";
 	case X509_V_ERR_CERT_SIGNATURE_FAILURE:
 		return "certificate signature does not verify";
 	default:
