@@ -3,6 +3,7 @@
 CTL_UNIT_TESTS = \
 	tests/unit/test-ctl-config \
 	tests/unit/test-ctl-store \
+	tests/unit/test-ctl-keys \
 	tests/unit/test-ctl-ratelimit \
 	tests/unit/test-ctl-userdata \
 	tests/unit/test-ctl-api \
@@ -36,3 +37,7 @@ tests_unit_test_ctl_api_LDADD = $(CTL_UNIT_LDADD)
 tests_unit_test_ctl_runner_SOURCES = tests/unit/test-ctl-runner.c
 tests_unit_test_ctl_runner_CFLAGS = $(CTL_UNIT_CFLAGS)
 tests_unit_test_ctl_runner_LDADD = $(CTL_UNIT_LDADD)
+
+tests_unit_test_ctl_keys_SOURCES = tests/unit/test-ctl-keys.c
+tests_unit_test_ctl_keys_CFLAGS = $(CTL_UNIT_CFLAGS)
+tests_unit_test_ctl_keys_LDADD = $(CTL_UNIT_LDADD)
