@@ -145,7 +145,7 @@ static void test_refusals(void **state)
 
 	expect_refused(answer(other_key, ca, ca_key, NODE_ID), "our public key");
 	expect_refused(answer(node_key, ca, ca_key, "6b1c2f8e-0d3a-4c59-9e57-3f1f0c2a9b12"), "node id");
-	expect_refused(answer(node_key, other_ca, other_ca_key, NODE_ID), "chain");
+	expect_refused(answer(node_key, other_ca, other_ca_key, NODE_ID), "CA");
 	a = answer(node_key, ca, ca_key, NODE_ID);
 	json_object_set_new(a, "node_id", json_string("not-a-uuid"));
 	expect_refused(a, "node_id");
