@@ -527,13 +527,19 @@ static int agent_pull(struct agent *a, int64_t *ret_delay_ms)
 	size_t i;
 	int r;
 
+	/* The long poll ends no later than the next status report is due, so
+	 * the controller's next_report_s is kept even while idle. */
+	int64_t wait_s = a->config->poll_wait_s;
+	int64_t until_report_s = (a->status_due_ms - now_mono_ms() + 999) / 1000;
+	wait_s = MAX(MIN(wait_s, until_report_s), (int64_t)0);
+
 	if (asprintf(&path, "%s?after=%" PRId64 "&wait=%" PRId64, CAIRN_PATH_AGENT_JOBS, a->state.settled_seq,
-		     a->config->poll_wait_s) < 0 ||
+		     wait_s) < 0 ||
 	    !(url = agent_url(a, path)))
 		return -ENOMEM;
 
 	r = client_request(a->client, "GET", url, NULL, 0, CAIRN_PULL_MAX_BYTES,
-			   a->config->poll_wait_s + AGENT_PULL_EXTRA_TIMEOUT_S, &resp, &err);
+			   wait_s + AGENT_PULL_EXTRA_TIMEOUT_S, &resp, &err);
 	if (r == -ECANCELED)
 		return r;
 	if (r < 0) {

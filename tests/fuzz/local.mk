@@ -15,6 +15,6 @@ FUZZ_ALL_TARGETS =
 include tests/fuzz/lib.mk
 include tests/fuzz/controller.mk
 EXTRA_DIST += tests/fuzz/corpus
-FUZZ_ALL_TARGETS += $(LIB_FUZZ_TARGETS) $(CONTROLLER_FUZZ_TARGETS)
+FUZZ_ALL_TARGETS += $(LIB_FUZZ_TARGETS) $(CTL_FUZZ_TARGETS)
 fuzz-targets: $(FUZZ_ALL_TARGETS)
 .PHONY: fuzz-targets
