@@ -6,6 +6,7 @@ INTEGRATION_TESTS = \
 	tests/integration/refusals.sh \
 	tests/integration/auth.sh \
 	tests/integration/crash.sh \
-	tests/integration/ratelimit.sh
+	tests/integration/ratelimit.sh \
+	tests/integration/notify.sh
 TESTS += $(INTEGRATION_TESTS)
 EXTRA_DIST += $(INTEGRATION_TESTS) tests/integration/lib.sh
