@@ -754,16 +754,24 @@ int api_admit(void *userdata, struct http_request *req)
 	const char *auth;
 	char hash[65];
 
-	if (!req->route)
-		return 0;
-	if (req->route->flags & HTTP_ROUTE_ENROLL) {
+	if (req->route && (req->route->flags & HTTP_ROUTE_ENROLL)) {
 		if (!ratelimit_take(c->rl_enroll, req->peer, now, &retry)) {
 			http_reply_ratelimited(req, retry);
 			return -EBUSY;
 		}
-	}
-	if (req->route->flags & HTTP_ROUTE_PUBLIC)
 		return 0;
+	}
+	/* Requests without a credential (health, unknown paths) have no
+	 * identity but their socket's peer address; never a header's. */
+	if (!req->route || (req->route->flags & HTTP_ROUTE_PUBLIC)) {
+		char key[sizeof(req->peer) + 8];
+		snprintf(key, sizeof(key), "peer:%s", req->peer);
+		if (!ratelimit_take(c->rl_api, key, now, &retry)) {
+			http_reply_ratelimited(req, retry);
+			return -EBUSY;
+		}
+		return 0;
+	}
 
 	/* An address that keeps failing is slowed down before its next try
 	 * is even looked at. */

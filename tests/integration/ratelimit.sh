@@ -34,6 +34,16 @@ for _ in $(seq 1 80); do
 done
 h_check "guessing tokens gets 429" grep -qx 429 "$codes"
 
+# Unauthenticated endpoints are limited by the socket's peer address; a
+# forged X-Forwarded-For header does not buy a fresh bucket.
+sleep 3
+: >"$codes"
+for k in $(seq 1 60); do
+	curl -s -o /dev/null -w '%{http_code}\n' --cacert "$CA" -H "X-Forwarded-For: 10.0.0.$k" \
+		"$API_URL/v1/health" >>"$codes"
+done
+h_check "hammering /v1/health (with varying X-Forwarded-For) gets 429" grep -qx 429 "$codes"
+
 # An agent that polls without waiting (poll_wait_s = 0) runs into the
 # gateway's limit (1/s, burst 3) and must obey Retry-After.
 sleep 3
