@@ -58,6 +58,21 @@ fi
 h_eq "three nodes enrolled" 3 "$(api GET /v1/nodes | jq '[.nodes[] | select(.state=="enrolled")] | length')"
 h_check "cairnctl nodes list works" sh -c "'$CLI_BIN' nodes list | grep -q node3"
 
+# No secret reaches a log: admin token, join tokens, private keys.
+leaks=0
+for f in "$T/controller.log" "$T"/agent*/agent.log; do
+	for secret in "$CAIRN_TOKEN" "${JOIN[1]}" "${JOIN[2]}" "${JOIN[3]}"; do
+		grep -qF "$secret" "$f" && { echo "# $f holds a token"; leaks=1; }
+	done
+	grep -q 'PRIVATE KEY' "$f" && { echo "# $f holds a private key"; leaks=1; }
+done
+h_eq "no token or private key in any log" 0 "$leaks"
+h_check "job listing shows no token" sh -c "! curl -s --cacert '$CA' -H 'Authorization: Bearer $CAIRN_TOKEN' '$API_URL/v1/nodes' | grep -q cjt_"
+h_eq "controller key files are 0600" "600 600 600" \
+	"$(stat -c %a "$T/ctl/state/ca.key" "$T/ctl/state/job-signing.key" "$T/ctl/state/kek.key" | tr '\n' ' ' | sed 's/ $//')"
+h_eq "admin token file is 0600" 600 "$(stat -c %a "$T/ctl/state/admin.token")"
+h_check "admin token printed once on stdout" sh -c "[ \$(grep -c 'cat_' '$T/controller.out') = 1 ]"
+
 # The rendered user-data is valid cloud-config.
 if command -v cloud-init >/dev/null; then
 	h_check "user-data passes cloud-init schema" cloud-init schema --config-file "$T/userdata-node1.yaml"
