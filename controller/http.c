@@ -399,7 +399,7 @@ static void completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	*con_cls = NULL;
 }
 
-static void mhd_logger(void *cls, const char *fmt, va_list ap)
+_printf_(2, 0) static void mhd_logger(void *cls, const char *fmt, va_list ap)
 {
 	struct http_server *s = cls;
 	char buf[512];

@@ -14,7 +14,8 @@ FUZZ_CFLAGS = $(AM_CFLAGS) $(OPENSSL_CFLAGS) $(JANSSON_CFLAGS) $(CURL_CFLAGS) $(
 FUZZ_ALL_TARGETS =
 include tests/fuzz/lib.mk
 include tests/fuzz/controller.mk
+include tests/fuzz/agent.mk
 EXTRA_DIST += tests/fuzz/corpus
-FUZZ_ALL_TARGETS += $(LIB_FUZZ_TARGETS) $(CTL_FUZZ_TARGETS)
+FUZZ_ALL_TARGETS += $(LIB_FUZZ_TARGETS) $(CTL_FUZZ_TARGETS) $(AGENT_FUZZ_TARGETS)
 fuzz-targets: $(FUZZ_ALL_TARGETS)
 .PHONY: fuzz-targets
