@@ -24,7 +24,8 @@ int write_string_atomic(const char *path, const char *s, mode_t mode);
 int read_file_full(const char *path, size_t max, char **ret_data, size_t *ret_len);
 
 /* Like read_file_full() and strips trailing whitespace; for token and id
- * files.  The buffer is wiped if reading fails half way. */
+ * files.  A NUL or line break left inside is refused (-EINVAL).  The
+ * buffer is wiped if reading fails half way. */
 int read_one_line(const char *path, size_t max, char **ret_line);
 
 /* mkdir -p with `mode` for every directory it creates.  Returns 0 or -errno. */

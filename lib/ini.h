@@ -2,9 +2,11 @@
  * ini.h: the configuration file format of every Cairn program.
  *
  *   # comment            ; comment
- *   [section]
- *   key = value          (whitespace around key and value is trimmed)
+ *   [section]            # comment
+ *   key = value          # comment (whitespace around key and value is trimmed)
  *
+ * A '#' that follows a blank starts a comment anywhere on a line (so "a#b"
+ * is a value, "a #b" is "a").  Section and key names are [A-Za-z0-9_.-]+.
  * Keys before any section belong to section "".  A repeated key keeps the
  * last value.  Limits: file 64 KiB, line 4 KiB, 512 entries.  Errors name the
  * line: "agent.conf:12: expected 'key = value'".
@@ -46,6 +48,10 @@ int ini_get_bool(const struct ini *ini, const char *section, const char *key, bo
  * in the NULL-terminated `known` list (typos must not pass silently). */
 int ini_check_keys(const struct ini *ini, const char *section, const char *const *known,
 		   char **ret_error);
+
+/* Same for sections: the first entry whose section is not in `known`
+ * (include "" to allow keys before any section). */
+int ini_check_sections(const struct ini *ini, const char *const *known, char **ret_error);
 
 static inline void ini_freep(struct ini **p) { ini_free(*p); }
 #define _cleanup_ini_ __attribute__((cleanup(ini_freep)))

@@ -12,6 +12,11 @@
 
 #include "util.h"
 
+/* Limits of the form checks (named maxima, DESIGN.md leaves them open). */
+#define JOB_DS_MAX 64                            /* datastore id length */
+#define JOB_TYPE_MAX 64                          /* job type name length */
+#define JOB_TIME_MAX INT64_C(9007199254740991)   /* iat/nbf/exp: 0 … 2^53-1 */
+
 struct job_claims {
 	char jti[UUID_STRING_MAX]; /* job attempt id, UUID */
 	char *sub;                 /* node id */
@@ -24,8 +29,10 @@ struct job_claims {
 };
 
 /* Reads and checks every member: all present with the right type, jti a
- * UUID, seq in range, ds string or null, epoch >= 0 (0 when ds is null),
- * params an object, no unknown member.  On failure returns -EINVAL with a
+ * UUID, sub 1..CAIRN_NODE_ID_MAX bytes, iat/nbf/exp integers in
+ * 0..JOB_TIME_MAX, seq in range, ds a string (1..JOB_DS_MAX) or null,
+ * epoch >= 0 (0 when ds is null), type 1..JOB_TYPE_MAX bytes, params an
+ * object, no unknown member.  Numbers must be JSON integers (1.0 fails).  On failure returns -EINVAL with a
  * static *ret_reason.  On success fills *ret (free with job_claims_done). */
 int job_claims_from_json(json_t *payload, struct job_claims *ret, const char **ret_reason);
 

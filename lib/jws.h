@@ -24,7 +24,9 @@ int jws_key_id(EVP_PKEY *key, char ret[static CAIRN_KID_LEN + 1]);
 
 /* Signs `payload` (a JSON object) with header
  * {"alg":"EdDSA","kid":kid,"typ":"cairn-job"}.  The payload is serialised
- * compactly with sorted keys.  Returns 0 and a heap string, or -errno. */
+ * compactly with sorted keys.  kid is 1..64 base64url characters.  Returns
+ * 0 and a heap string, -EMSGSIZE when the JWS would exceed CAIRN_JWS_MAX,
+ * or -errno. */
 int jws_sign(EVP_PKEY *key, const char *kid, json_t *payload, char **ret_jws);
 
 /* A parsed, not yet verified, JWS. */
@@ -41,7 +43,8 @@ struct jws {
 /* Parses a compact JWS and checks its form (DESIGN.md "Form"): at most
  * CAIRN_JWS_MAX bytes, three canonical base64url segments, header and
  * payload JSON objects without duplicate members, header exactly
- * {alg: "EdDSA", kid: string, typ: "cairn-job"}, signature 64 bytes.
+ * {alg: "EdDSA", kid: string, typ: "cairn-job"} (kid 1..64 base64url
+ * characters), signature 64 bytes.  The payload is checked first.
  * Returns 0 and a heap struct, or -EINVAL with *ret_reason (a static
  * string) saying which rule failed.  When the payload decoded and is an
  * object but a later rule failed, *ret_payload (if non-NULL) receives a
@@ -49,7 +52,8 @@ struct jws {
 int jws_parse(const char *s, size_t len, struct jws **ret, json_t **ret_payload,
 	      const char **ret_reason);
 
-/* Verifies the signature with `pub`.  Returns 0, or -EBADMSG. */
+/* Verifies the signature with `pub` (an Ed25519 key; any other key fails).
+ * Returns 0, or -EBADMSG. */
 int jws_verify(const struct jws *jws, EVP_PKEY *pub);
 
 void jws_free(struct jws *jws);
@@ -64,6 +68,9 @@ struct jws_keyring *jws_keyring_new(void);
 void jws_keyring_free(struct jws_keyring *kr);
 /* Adds a public key given as PEM (SubjectPublicKeyInfo, Ed25519 only). */
 int jws_keyring_add_pem(struct jws_keyring *kr, const char *pem);
+/* Number of keys in the ring (0 for NULL).  Adding a key whose kid is
+ * already there changes nothing and succeeds; a 17th key is -E2BIG. */
+size_t jws_keyring_size(const struct jws_keyring *kr);
 /* Returns the key (owned by the ring) or NULL. */
 EVP_PKEY *jws_keyring_find(const struct jws_keyring *kr, const char *kid);
 /* JSON form used on the wire and on disk: [{"kid":…, "public_key_pem":…}].

@@ -3,7 +3,9 @@
  * names our stderr, or the journal socket is reachable and
  * log_open(LOG_TARGET_AUTO) found INVOCATION_ID) messages go to journald
  * with structured fields; otherwise to stderr as one line each:
- * "<ts> <level> <message> key=value ...".
+ * "<ts> <level> <ident>: <message> key=value ..." (values with blanks or
+ * quotes in double quotes; control characters replaced by '?').  Each
+ * line is one write(), so threads may log concurrently.
  *
  * lib/ never logs except at debug level: the daemon logs once, where it
  * handles an error.  Never pass a secret to these functions.
@@ -11,6 +13,7 @@
 #pragma once
 
 #include <stdarg.h>
+#include <stdbool.h>
 #include <syslog.h>
 
 #include "macro.h"
@@ -24,6 +27,10 @@ enum log_target {
 /* Sets where messages go, the program identifier and the maximum priority
  * logged (LOG_DEBUG … LOG_ERR).  Safe to call again. */
 void log_open(enum log_target target, const char *ident, int max_priority);
+
+/* True when messages currently go to journald (callers may then leave
+ * out what the journal records by itself, such as time stamps). */
+bool log_is_journal(void);
 
 /* Parses "debug", "info", "notice", "warning", "err"/"error"; returns the
  * syslog priority or -EINVAL. */

@@ -68,7 +68,7 @@ static inline void freezero_strp(char **p)
 }
 #define _cleanup_secret_ _cleanup_(freezero_strp)
 
-static inline void json_decrefp(json_t **p) { json_decref(*p); }
+/* jansson >= 2.11 itself defines json_decrefp() for GCC and clang. */
 #define _cleanup_json_ _cleanup_(json_decrefp)
 
 static inline void sqlite3_finalizep(sqlite3_stmt **p) { sqlite3_finalize(*p); }

@@ -56,6 +56,7 @@ int parse_int64(const char *s, int64_t min, int64_t max, int64_t *ret);
 int64_t backoff_ms(int64_t base_ms, int64_t max_ms, unsigned attempt);
 
 /* True when s is a valid DNS name (labels 1..63 of [a-z0-9-], not starting
- * or ending with '-', total <= 253) or an IPv4/IPv6 literal. */
+ * or ending with '-', total <= 253, not dotted digits only such as
+ * "300.1.1.1") or an IPv4/IPv6 literal (inet_pton: no zone, no prefix). */
 bool hostname_is_valid(const char *s);
 bool ip_literal_is_valid(const char *s);

@@ -3,10 +3,10 @@
 # the command line, so that every target always compiles and its corpus runs
 # under `make check`.
 if FUZZING
-FUZZ_LDFLAGS = -fsanitize=fuzzer
+FUZZ_LINKER_FLAGS = -fsanitize=fuzzer
 FUZZ_MAIN =
 else
-FUZZ_LDFLAGS =
+FUZZ_LINKER_FLAGS =
 FUZZ_MAIN = tests/fuzz/standalone.c
 endif
 FUZZ_CFLAGS = $(AM_CFLAGS) $(OPENSSL_CFLAGS) $(JANSSON_CFLAGS) $(CURL_CFLAGS) $(SQLITE_CFLAGS)

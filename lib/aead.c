@@ -1,0 +1,2 @@
+/* aead.c: placeholder, implemented next. */
+#include "aead.h"

@@ -1,0 +1,2 @@
+/* pki.c: placeholder, implemented next. */
+#include "pki.h"
