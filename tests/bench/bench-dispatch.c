@@ -129,6 +129,7 @@ struct agent {
 	bool connected;                        /* connected at least once */
 	bool outstanding;                      /* a poll was sent and not answered */
 	bool queued;                           /* in the delay heap */
+	uint64_t polls;                        /* polls finished, answered or not */
 };
 
 enum setup_step {
@@ -181,7 +182,7 @@ struct counters {
 	uint64_t agent_errors;      /* transport errors on polls */
 	uint64_t agent_http_errors; /* other non-200 answers to polls */
 	uint64_t agent_bad_answers; /* 200 answers we could not read */
-	uint64_t agent_connects;    /* connections opened by agents */
+	uint64_t agent_reconnects;  /* connections opened after an agent's first */
 	uint64_t jobs_received;     /* JWS received, duplicates included */
 	uint64_t jobs_bad;          /* JWS whose payload we could not read */
 	uint64_t jobs_untracked;    /* receipts the job table had no room for */
@@ -868,7 +869,10 @@ static void agent_done(struct bench *b, struct agent *a, CURLcode res)
 
 	curl_easy_getinfo(a->req.easy, CURLINFO_RESPONSE_CODE, &code);
 	curl_easy_getinfo(a->req.easy, CURLINFO_NUM_CONNECTS, &nconn);
-	b->c.agent_connects += (uint64_t)MAX(nconn, 0L);
+	/* The first poll opens the agent's connection; a new one later means
+	 * the controller (or a timeout) closed it. */
+	if (a->polls++ > 0 && nconn > 0)
+		b->c.agent_reconnects += (uint64_t)nconn;
 	if (a->outstanding) {
 		a->outstanding = false;
 		b->outstanding--;
@@ -1251,24 +1255,24 @@ static bool submitters_busy(struct bench *b)
 
 /* --- phases -------------------------------------------------------------- */
 
-/* Issues every agent's first poll, ramped, and waits until all polls are
- * outstanding (or the connect timeout).  Returns the time it took. */
+/* Issues every agent's first poll, ramped, and waits until every agent
+ * has connected (or the connect timeout).  Returns the time it took. */
 static double bench_connect(struct bench *b)
 {
 	int64_t t0 = mono_us(), deadline = t0 + b->o.connect_timeout_s * USEC_PER_SEC, done;
 
 	while (mono_us() < deadline) {
 		agents_ramp(b);
-		if (b->next_start == b->o.agents && b->outstanding == b->o.agents)
+		if (b->next_start == b->o.agents && b->connected == b->o.agents)
 			break;
 		bench_step(b, 50 * USEC_PER_MSEC);
 	}
 	done = mono_us();
-	if (b->outstanding < b->o.agents)
+	if (b->connected < b->o.agents)
 		fprintf(stderr,
 			"bench-dispatch: after %" PRId64 " s only %" PRId64 " of %" PRId64
-			" polls are outstanding (%" PRId64 " agents ever connected)\n",
-			b->o.connect_timeout_s, b->outstanding, b->o.agents, b->connected);
+			" agents have connected (%" PRId64 " polls outstanding)\n",
+			b->o.connect_timeout_s, b->connected, b->o.agents, b->outstanding);
 	return (double)(done - t0) / 1e6;
 }
 
@@ -1412,7 +1416,7 @@ static int bench_run(struct bench *b, int run, const int64_t *targets, size_t n_
 	res.errors = (double)(b->c.agent_errors - c0.agent_errors + b->c.agent_http_errors -
 			      c0.agent_http_errors + b->c.agent_bad_answers - c0.agent_bad_answers +
 			      b->c.submit_errors - c0.submit_errors + b->c.jobs_bad - c0.jobs_bad);
-	res.reconnects = (double)(b->c.agent_connects - c0.agent_connects);
+	res.reconnects = (double)(b->c.agent_reconnects - c0.agent_reconnects);
 	res.rate = b->run_last_sent_us > b->run_first_sent_us
 			   ? (res.acked - 1) * 1e6 /
 				     (double)(b->run_last_sent_us - b->run_first_sent_us)
@@ -1887,11 +1891,11 @@ int main(int argc, char **argv)
 		}
 	}
 	connect_s = bench_connect(&b);
-	bench_idle(&b, USEC_PER_SEC);
+	bench_settle(&b);
 	printf("connect: %" PRId64 " of %" PRId64 " agents connected in %.2f s, %" PRId64
-	       " polls outstanding, %" PRIu64 " connections opened, %" PRIu64 " errors, %" PRIu64
+	       " polls outstanding, %" PRIu64 " reconnections, %" PRIu64 " errors, %" PRIu64
 	       " x 429\n",
-	       b.connected, b.o.agents, connect_s, b.outstanding, b.c.agent_connects,
+	       b.connected, b.o.agents, connect_s, b.outstanding, b.c.agent_reconnects,
 	       b.c.agent_errors + b.c.agent_http_errors, b.c.agent_429);
 	(void)proc_memory(b.o.pid, &rss_idle, &hwm_idle);
 	print_memory("idle with all polls open", b.o.pid);
@@ -1912,7 +1916,7 @@ int main(int argc, char **argv)
 
 	report_header();
 	for (int64_t i = 0; i < b.o.runs; i++) {
-		char label[16];
+		char label[24];
 
 		r = bench_run(&b, (int)i, targets, (size_t)n_targets, &runs[i]);
 		if (r < 0) {
@@ -1933,10 +1937,10 @@ int main(int argc, char **argv)
 	       b.o.agents, b.connected, setup_s, connect_s, rss_start, rss_idle, hwm_idle);
 	for (size_t i = 0; i < ELEMENTSOF(fields); i++)
 		printf(" %s=%.*f", fields[i].key, fields[i].decimals, field_get(&med, &fields[i]));
-	printf(" agent_errors=%" PRIu64 " agent_429=%" PRIu64 " submit_429=%" PRIu64
-	       " setup_429=%" PRIu64 " untracked=%" PRIu64 "\n",
+	printf(" agent_errors=%" PRIu64 " agent_429=%" PRIu64 " agent_reconnects=%" PRIu64
+	       " submit_429=%" PRIu64 " setup_429=%" PRIu64 " untracked=%" PRIu64 "\n",
 	       b.c.agent_errors + b.c.agent_http_errors + b.c.agent_bad_answers, b.c.agent_429,
-	       b.c.submit_429, b.c.setup_429, b.c.jobs_untracked);
+	       b.c.agent_reconnects, b.c.submit_429, b.c.setup_429, b.c.jobs_untracked);
 	r = 0;
 out:
 	bench_free(&b);
