@@ -38,8 +38,15 @@ struct pki_sign_opts {
 };
 
 /* Checks the CSR's signature and issues a certificate for its public key
- * with the fields in opts (random 128-bit serial, SHA-256).  Returns 0,
- * -EBADMSG for a CSR whose signature fails, or -errno. */
+ * with the fields in opts (random 128-bit serial, SHA-256).  Nothing else
+ * of the CSR is used.  Returns 0, -EBADMSG for a CSR whose signature
+ * fails, -EINVAL for bad opts or a key type we do not certify (EC on
+ * P-256/384/521 and RSA 2048..8192 are fine), or -errno.
+ *
+ * Certificates: v3, CN=opts->cn, SANs = names (IP literals as IP
+ * addresses, others as DNS names) + uri, basicConstraints CA:FALSE
+ * (critical), keyUsage digitalSignature (+keyEncipherment for RSA,
+ * critical), extendedKeyUsage per opts->usage (at least one), SKI, AKI. */
 int pki_csr_sign(X509 *ca_cert, EVP_PKEY *ca_key, X509_REQ *csr, const struct pki_sign_opts *opts,
 		 X509 **ret);
 
@@ -52,7 +59,8 @@ int pki_cert_issue(X509 *ca_cert, EVP_PKEY *ca_key, EVP_PKEY *pub, const struct 
 int pki_verify_chain(X509 *ca, X509 *cert, const char **ret_reason);
 
 /* Node id from the certificate's SAN URI cairn://node/<id>.  Returns 0 and
- * a heap string, or -ENOENT when there is no such URI (or more than one). */
+ * a heap string, or -ENOENT when there is no such URI, more than one, or
+ * the id is empty, longer than CAIRN_NODE_ID_MAX or not [A-Za-z0-9-]. */
 int pki_cert_node_id(X509 *cert, char **ret);
 
 /* True when the certificate's SANs contain exactly the given names (order
@@ -65,6 +73,9 @@ int pki_cert_not_before(X509 *cert, int64_t *ret);
 char *pki_cert_serial_hex(X509 *cert);
 /* SHA-256 fingerprint, lower-case hex; heap string or NULL. */
 char *pki_cert_fingerprint(X509 *cert);
+
+/* True when key is the private key of cert. */
+bool pki_cert_matches_key(X509 *cert, EVP_PKEY *key);
 
 /* PEM in and out.  *_to_pem return heap strings (wipe private keys with
  * freezero_strp); *_from_pem parse one object from a NUL-terminated string

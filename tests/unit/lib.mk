@@ -5,7 +5,9 @@ LIB_UNIT_TESTS = \
 	tests/unit/test-log \
 	tests/unit/test-ini \
 	tests/unit/test-jws \
-	tests/unit/test-job
+	tests/unit/test-job \
+	tests/unit/test-pki \
+	tests/unit/test-aead
 check_PROGRAMS += $(LIB_UNIT_TESTS)
 TESTS += $(LIB_UNIT_TESTS)
 
@@ -32,3 +34,11 @@ tests_unit_test_jws_LDADD = $(LIBCAIRN_LIBS) $(CMOCKA_LIBS)
 tests_unit_test_job_SOURCES = tests/unit/test-job.c
 tests_unit_test_job_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_job_LDADD = $(LIBCAIRN_LIBS) $(CMOCKA_LIBS)
+
+tests_unit_test_pki_SOURCES = tests/unit/test-pki.c
+tests_unit_test_pki_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_pki_LDADD = $(LIBCAIRN_LIBS) $(CMOCKA_LIBS)
+
+tests_unit_test_aead_SOURCES = tests/unit/test-aead.c
+tests_unit_test_aead_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_aead_LDADD = $(LIBCAIRN_LIBS) $(CMOCKA_LIBS)
