@@ -37,8 +37,6 @@ LOG_LEVEL=${BENCH_LOG_LEVEL:-warning}
 # Rates and bursts far above what the bench asks: it measures dispatch,
 # not the limiter.  (All simulated agents share 127.0.0.1.)
 RL_HIGH=${BENCH_RL_HIGH:-100000}
-# Connections each listener accepts: every agent holds one, plus the
-# bench's setup, submit and health connections.
 if [ $# -gt 0 ]; then COUNTS=("$@"); else COUNTS=(1000 5000); fi
 
 die() {
@@ -129,6 +127,8 @@ status=0
 for n in "${COUNTS[@]}"; do
 	d=$T/n$n
 	mkdir -p "$d"
+	# connection_limit: every agent holds one connection, plus the
+	# bench's setup, submit and health connections.
 	cat >"$d/controller.conf" <<EOF
 [controller]
 state_dir = $d/state
@@ -139,6 +139,7 @@ public_gateway_url = https://127.0.0.1:$GW_PORT
 server_names = 127.0.0.1, localhost
 log_level = $LOG_LEVEL
 poll_wait_max_s = 60
+connection_limit = $((n + 1000))
 ${BENCH_CTL_EXTRA:-}
 
 [ratelimit]
