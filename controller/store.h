@@ -1,0 +1,204 @@
+/*
+ * store.h: the controller's durable state (SQLite in WAL mode; the SQL is
+ * kept to what PostgreSQL also accepts).  This is the only module that
+ * speaks SQL.  Everything the controller acknowledges is committed here
+ * first (synchronous=FULL).
+ *
+ * Threads: one connection guarded by a recursive mutex.  Every function
+ * takes the lock for its own statements; store_tx_begin() takes it for a
+ * whole transaction, so that a caller can compose several functions into
+ * one atomic step (store_tx_commit/rollback release it).
+ *
+ * Rows come back as plain structs; timestamps are integer seconds with 0
+ * meaning NULL; JSON columns are kept as text (json_t at the edges).
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "protocol.h"
+#include "util.h"
+
+#define STORE_DB_NAME "controller.db"
+#define STORE_BUSY_TIMEOUT_MS 5000
+#define STORE_EVENTS_PER_ATTEMPT_MAX 200
+#define STORE_LIST_MAX 500
+
+struct store;
+
+enum store_node_state {
+	STORE_NODE_PENDING,
+	STORE_NODE_ENROLLED,
+	STORE_NODE_REVOKED,
+	_STORE_NODE_STATE_MAX,
+	_STORE_NODE_STATE_INVALID = -EINVAL,
+};
+const char *store_node_state_to_string(enum store_node_state s);
+enum store_node_state store_node_state_from_string(const char *s);
+
+struct store_node {
+	char id[UUID_STRING_MAX];     /* UUID */
+	char *name;                   /* DNS label */
+	enum store_node_state state;  /* pending, enrolled, revoked */
+	char *join_token_hash;        /* SHA-256 hex of the current join token, or NULL */
+	int64_t join_expires_at;      /* when the join token expires (0: none) */
+	int64_t created_at;           /* slot created */
+	int64_t enrolled_at;          /* 0 until enrolled */
+	int64_t revoked_at;           /* 0 unless revoked */
+	char *cert_serial;            /* hex serial of the current node certificate, or NULL */
+	int64_t cert_not_after;       /* its expiry (0: none) */
+	int64_t last_seq;             /* last delivery seq allocated to the node */
+	int64_t settled_seq;          /* the `after` of the node's last pull */
+	int64_t last_seen_at;         /* last status report (0: never) */
+	char *facts;                  /* JSON text or NULL */
+	char *health;                 /* JSON text or NULL */
+};
+
+struct store_job {
+	char id[UUID_STRING_MAX];       /* the first attempt's jti */
+	char node_id[UUID_STRING_MAX];  /* node the job is for */
+	char *type;                     /* job type name */
+	char *params;                   /* JSON object text */
+	char *ds;                       /* datastore id or NULL */
+	int64_t epoch;                  /* fencing term */
+	enum cairn_job_state state;     /* the job's state */
+	int attempt;                    /* attempts created so far */
+	int max_attempts;               /* limit (1 for non-idempotent types) */
+	bool idempotent;                /* may be retried */
+	bool raw;                       /* queued verbatim ([testing] allow_raw_jobs) */
+	int64_t ttl_s;                  /* exp - nbf of each attempt */
+	int64_t timeout_s;              /* run time after `started` */
+	int64_t not_before;             /* earliest nbf */
+	int64_t next_attempt_at;        /* when the next attempt is due (0: none) */
+	int64_t created_at, updated_at, finished_at;
+	char *message;                  /* final message or NULL */
+	char *output;                   /* final output JSON text or NULL */
+};
+
+struct store_attempt {
+	char jti[UUID_STRING_MAX];      /* attempt id (the JWS's jti) */
+	char job_id[UUID_STRING_MAX];   /* job it belongs to */
+	char node_id[UUID_STRING_MAX];  /* node it is for */
+	int n;                          /* 1-based attempt number */
+	int64_t seq;                    /* delivery seq */
+	char *jws;                      /* the signed job */
+	enum cairn_job_state state;     /* attempt state */
+	int64_t nbf, exp;               /* validity */
+	int64_t deadline_at;            /* when it times out unless final */
+	int64_t sent_at, started_at, finished_at;
+	char *message;                  /* agent's message or NULL */
+	char *output;                   /* agent's output JSON text or NULL */
+	int64_t events_dropped;         /* agent events beyond the per-attempt maximum */
+};
+
+struct store_event {
+	int64_t at;                     /* when recorded */
+	char jti[UUID_STRING_MAX];      /* attempt */
+	char *kind;                     /* started, progress, log, state */
+	char *message;                  /* free text or NULL */
+};
+
+/* Opens (creating) <dir>/controller.db and applies pending migrations.
+ * Returns 0 or -errno; *ret_error (optional) gets a heap message. */
+int store_open(const char *dir, struct store **ret, char **ret_error);
+void store_close(struct store *s);
+static inline void store_closep(struct store **s) { store_close(*s); }
+#define _cleanup_store_ __attribute__((cleanup(store_closep)))
+
+/* Schema version after migrations. */
+int store_schema_version(struct store *s);
+
+/* Transactions (BEGIN IMMEDIATE).  begin takes the store lock and keeps it
+ * until commit or rollback; transactions do not nest. */
+int store_tx_begin(struct store *s);
+int store_tx_commit(struct store *s);
+void store_tx_rollback(struct store *s);
+
+/* Tokens: hashes only. */
+int store_token_add(struct store *s, const char *hash_hex, const char *name, int64_t now);
+/* 0 when a token with this hash exists (compared in constant time),
+ * -ENOENT otherwise. */
+int store_token_check(struct store *s, const char *hash_hex);
+int store_token_count(struct store *s, int64_t *ret);
+
+/* Nodes. */
+void store_node_done(struct store_node *n);
+void store_node_array_free(struct store_node *a, size_t n);
+/* -EEXIST when a node that is not revoked has the same name. */
+int store_node_create(struct store *s, const char *id, const char *name, const char *join_hash,
+		      int64_t join_expires_at, int64_t now);
+int store_node_get(struct store *s, const char *id, struct store_node *ret);
+int store_node_get_by_join_hash(struct store *s, const char *join_hash, struct store_node *ret);
+int store_node_list(struct store *s, struct store_node **ret, size_t *ret_n);
+/* Replaces the join token of a pending node; -EBUSY when not pending. */
+int store_node_set_join_token(struct store *s, const char *id, const char *join_hash,
+			      int64_t join_expires_at);
+/* Consumes the join token and records the certificate, atomically and only
+ * while the slot is pending, holds this token and it has not expired;
+ * -EACCES otherwise. */
+int store_node_enroll(struct store *s, const char *id, const char *join_hash, int64_t now,
+		      const char *cert_serial, int64_t cert_not_after);
+int store_node_set_cert(struct store *s, const char *id, const char *cert_serial,
+			int64_t cert_not_after);
+/* Revokes the node and cancels its non-final jobs and attempts in one
+ * transaction.  -ENOENT unknown, -EALREADY already revoked. */
+int store_node_revoke(struct store *s, const char *id, int64_t now);
+int store_node_set_status(struct store *s, const char *id, const char *facts_json,
+			  const char *health_json, int64_t now);
+int store_node_set_settled(struct store *s, const char *id, int64_t settled_seq);
+/* Allocates the node's next delivery seq (call inside a transaction). */
+int store_node_next_seq(struct store *s, const char *id, int64_t *ret);
+int store_node_count_by_state(struct store *s, int64_t ret[static _STORE_NODE_STATE_MAX]);
+
+/* Jobs and attempts. */
+void store_job_done(struct store_job *j);
+void store_job_array_free(struct store_job *a, size_t n);
+void store_attempt_done(struct store_attempt *a);
+void store_attempt_array_free(struct store_attempt *a, size_t n);
+void store_event_array_free(struct store_event *a, size_t n);
+
+int store_job_insert(struct store *s, const struct store_job *j);
+/* Writes state, attempt, next_attempt_at, updated_at, finished_at, message
+ * and output of the job. */
+int store_job_update(struct store *s, const struct store_job *j);
+int store_job_get(struct store *s, const char *id, struct store_job *ret);
+/* Newest first; node_id/state may be NULL/negative for "any". */
+int store_job_list(struct store *s, const char *node_id, int state, unsigned limit,
+		   struct store_job **ret, size_t *ret_n);
+int store_job_count_by_state(struct store *s, int64_t ret[static _CAIRN_JOB_STATE_MAX]);
+/* Ids of jobs that are not final and whose next attempt is due. */
+int store_jobs_due(struct store *s, int64_t now, unsigned limit, char (**ret)[UUID_STRING_MAX],
+		   size_t *ret_n);
+
+int store_attempt_insert(struct store *s, const struct store_attempt *a);
+/* Writes state, deadline_at, sent_at, started_at, finished_at, message,
+ * output of the attempt. */
+int store_attempt_update(struct store *s, const struct store_attempt *a);
+int store_attempt_get(struct store *s, const char *jti, struct store_attempt *ret);
+int store_attempt_list(struct store *s, const char *job_id, struct store_attempt **ret,
+		       size_t *ret_n);
+/* Cancels every non-final attempt of the job except `keep_jti` (may be NULL). */
+int store_attempts_cancel_open(struct store *s, const char *job_id, const char *keep_jti,
+			       int64_t now);
+/* jtis of non-final attempts whose deadline passed. */
+int store_attempts_overdue(struct store *s, int64_t now, unsigned limit,
+			   char (**ret)[UUID_STRING_MAX], size_t *ret_n);
+
+/* The pull: in one transaction, records `after` as the node's settled_seq
+ * and selects the node's attempts with seq > after, state
+ * pending/sent/running and nbf <= now, in seq order, at most max_jobs and
+ * max_bytes of JWS text in total; served pending attempts (and their jobs)
+ * become sent.  Appends the JWS strings to `array`.  Returns the count. */
+int store_pull(struct store *s, const char *node_id, int64_t after, int64_t now,
+	       unsigned max_jobs, size_t max_bytes, json_t *array);
+
+/* Events.  Agent events beyond STORE_EVENTS_PER_ATTEMPT_MAX per attempt
+ * are dropped and counted on the attempt: returns 1 when dropped, 0 when
+ * stored.  `state` events are the controller's own and always stored. */
+int store_event_add(struct store *s, const char *job_id, const char *jti, int64_t at,
+		    const char *kind, const char *message);
+int store_event_list(struct store *s, const char *job_id, struct store_event **ret,
+		     size_t *ret_n);
