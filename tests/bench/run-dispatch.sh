@@ -17,6 +17,9 @@
 #   BENCH_API_PORT (28443; the gateway takes the next port)
 #   BENCH_LOG_LEVEL (warning)   controller log level
 #   BENCH_CTL_EXTRA             extra lines for the [controller] section
+#   BENCH_TMPDIR (/tmp)         where the state directory goes; a tmpfs there
+#                               (e.g. /dev/shm) takes fsync out of the figures,
+#                               to tell storage cost from the rest
 #   CAIRN_KEEP=1                keep the temporary directory
 #
 # shellcheck shell=bash
@@ -73,7 +76,7 @@ alive() {
 }
 
 CTL_PID=""
-T=$(mktemp -d /tmp/cairn-bench.XXXXXX) || die "mktemp failed"
+T=$(mktemp -d "${BENCH_TMPDIR:-/tmp}/cairn-bench.XXXXXX") || die "mktemp failed"
 chmod 0700 "$T"
 
 # Stops the controller we started, by its PID: TERM, then KILL after 20 s.
@@ -115,6 +118,7 @@ if ldd "$CTL_BIN" 2>/dev/null | grep -q 'libasan\|libubsan'; then sanitized=yes;
 echo "# cairn dispatch benchmark, $(date -u '+%Y-%m-%d %H:%M UTC')"
 echo "# machine: $(nproc) cores ($(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)), $(awk '/MemTotal/ {printf "%.1f GiB", $2 / 1048576}' /proc/meminfo), kernel $(uname -r)"
 echo "# controller: $CTL_BIN (sanitizers: $sanitized)"
+echo "# state directory under: $(df --output=target,fstype "$T" | tail -n 1 | tr -s ' ')"
 echo "# agents: ${COUNTS[*]}; jobs/run: $JOBS at $RATE/s; runs: $RUNS; poll wait: $WAIT s; fd limit: $hard"
 if [ "$sanitized" = yes ]; then
 	note "WARNING: the controller is built with sanitizers (ASan/UBSan): latency, CPU and"
