@@ -13,10 +13,16 @@
  * agent received the JWS.  Dispatch latency is receive time minus send
  * time; both are read from the same monotonic clock in this process.
  *
- * All transfers run on one curl multi handle driven by epoll through
+ * All transfers are driven by one epoll loop through
  * curl_multi_socket_action(), so the cost per event does not grow with N
- * (curl_multi_poll() would walk every socket on each wake-up).  Agents do
- * not run jobs or send results: this measures dispatch only.
+ * (curl_multi_poll() would walk every socket on each wake-up).  The agents
+ * are spread over several multi handles of BENCH_SHARD_AGENTS each: libcurl
+ * 7.88 walks its whole connection cache on every curl_multi_remove_handle()
+ * (to find the handle's last connection), which with thousands of cached
+ * connections in one multi handle stalled this loop for tens of
+ * milliseconds and showed up as dispatch latency.  The loop reports its own
+ * longest pass (stall_ms) so that its share stays visible.  Agents do not
+ * run jobs or send results: this measures dispatch only.
  *
  * It prints one row per run, the median of every figure over the runs and
  * one "RESULT key=value …" line that tests/bench/run-dispatch.sh turns into
@@ -64,6 +70,7 @@
 #define BENCH_PEER_REQUESTS 200           /* GET /v1/health samples per run */
 #define BENCH_EPOLL_EVENTS 512
 #define BENCH_FD_SLACK 64                 /* fds besides the connections */
+#define BENCH_SHARD_AGENTS 128            /* agents per curl multi handle */
 
 #define USEC_PER_SEC INT64_C(1000000)
 #define USEC_PER_MSEC INT64_C(1000)
@@ -107,11 +114,21 @@ enum req_kind {
 
 struct bench;
 
+/* One curl multi handle and its timer.  Shard 0 carries the API requests
+ * (setup, submissions, the peer); the others carry the agents. */
+struct shard {
+	struct bench *b;          /* back pointer for callbacks */
+	CURLM *multi;             /* the handle */
+	uint32_t index;           /* in bench.shards, also in epoll data */
+	int64_t deadline_us;      /* curl's timer for this handle, -1 when none */
+};
+
 /* What every transfer has; the first member of each owner, so that
  * CURLOPT_PRIVATE leads back to the owner. */
 struct req {
 	enum req_kind kind; /* which owner this is embedded in */
 	struct bench *b;    /* back pointer for callbacks */
+	struct shard *shard; /* the multi handle it runs in */
 	CURL *easy;         /* the handle, reused for every request */
 	struct buf body;    /* the answer being received */
 	int64_t t_add_us;   /* when the handle was added to the multi */
@@ -200,14 +217,15 @@ struct run_result {
 	double n429, errors, reconnects;
 	double ctl_cpu_s, bench_cpu_s;
 	double rate;                                   /* achieved submissions/s */
+	double stall_ms;                               /* longest pass of our own loop */
 	double rss_kib, hwm_kib;
 };
 
 struct bench {
 	struct bench_opts o;
-	CURLM *multi;
+	struct shard *shards;      /* [0] API, [1..] agents */
+	size_t n_shards;
 	int epfd;                  /* epoll set of curl's sockets */
-	int64_t curl_deadline_us;  /* curl's timer, -1 when none */
 	char *auth_header;         /* "Authorization: Bearer …" (secret) */
 	struct curl_slist *api_headers;    /* bearer + JSON content type */
 	struct curl_slist *enroll_headers; /* JSON content type only */
@@ -234,6 +252,7 @@ struct bench {
 	uint64_t run_complete;     /* ... and their agents received */
 	uint64_t run_failed;       /* jobs of this run whose submission failed */
 	int64_t run_first_sent_us, run_last_sent_us;
+	int64_t stall_max_us;      /* longest pass through the loop, since reset */
 };
 
 static int64_t mono_us(void)
@@ -472,13 +491,15 @@ static curl_socket_t req_open_socket(void *clientp, curlsocktype purpose,
 	return socket(address->family, address->socktype | SOCK_CLOEXEC, address->protocol);
 }
 
-/* Makes rq's easy handle with the options every request shares.
+/* Makes rq's easy handle, to run in `shard`, with the options every
+ * request shares.
  * Returns 0 or -errno. */
-static int req_init(struct bench *b, struct req *rq, enum req_kind kind, size_t body_max,
-		    int64_t timeout_ms)
+static int req_init(struct bench *b, struct req *rq, struct shard *shard, enum req_kind kind,
+		    size_t body_max, int64_t timeout_ms)
 {
 	rq->kind = kind;
 	rq->b = b;
+	rq->shard = shard;
 	rq->body.max = body_max;
 	rq->easy = curl_easy_init();
 	if (!rq->easy)
@@ -509,7 +530,7 @@ static int req_start(struct bench *b, struct req *rq)
 		rq->body.data[0] = '\0';
 	rq->t_sent_us = 0;
 	rq->t_add_us = mono_us();
-	if (curl_multi_add_handle(b->multi, rq->easy) != CURLM_OK)
+	if (curl_multi_add_handle(rq->shard->multi, rq->easy) != CURLM_OK)
 		return -EIO;
 	rq->active = true;
 	return 0;
@@ -518,7 +539,7 @@ static int req_start(struct bench *b, struct req *rq)
 static void req_stop(struct bench *b, struct req *rq)
 {
 	if (rq->active)
-		curl_multi_remove_handle(b->multi, rq->easy);
+		curl_multi_remove_handle(rq->shard->multi, rq->easy);
 	rq->active = false;
 }
 
@@ -560,18 +581,27 @@ static void req_print_problem(struct req *rq, const char *what, long code)
 
 /* --- event loop ------------------------------------------------------------ */
 
+/* epoll data: the shard in the high half, the socket in the low half.  An
+ * event for a socket that curl closed while this batch was handled then
+ * names a socket its multi handle no longer knows, which curl ignores. */
+static uint64_t sock_key(const struct shard *sh, curl_socket_t s)
+{
+	return (uint64_t)sh->index << 32 | (uint32_t)s;
+}
+
 static int bench_socket_cb(CURL *easy, curl_socket_t s, int what, void *userp, void *socketp)
 {
-	struct bench *b = userp;
-	struct epoll_event ev = {.data.fd = s};
+	struct shard *sh = userp;
+	struct epoll_event ev = {.data.u64 = sock_key(sh, s)};
+	int epfd = sh->b->epfd;
 
 	if (what == CURL_POLL_REMOVE) {
-		epoll_ctl(b->epfd, EPOLL_CTL_DEL, s, NULL);
+		epoll_ctl(epfd, EPOLL_CTL_DEL, s, NULL);
 		return 0;
 	}
 	ev.events = ((what & CURL_POLL_IN) ? EPOLLIN : 0) | ((what & CURL_POLL_OUT) ? EPOLLOUT : 0);
-	if (epoll_ctl(b->epfd, EPOLL_CTL_MOD, s, &ev) < 0) {
-		if (errno != ENOENT || epoll_ctl(b->epfd, EPOLL_CTL_ADD, s, &ev) < 0)
+	if (epoll_ctl(epfd, EPOLL_CTL_MOD, s, &ev) < 0) {
+		if (errno != ENOENT || epoll_ctl(epfd, EPOLL_CTL_ADD, s, &ev) < 0)
 			return -1;
 	}
 	return 0;
@@ -579,9 +609,9 @@ static int bench_socket_cb(CURL *easy, curl_socket_t s, int what, void *userp, v
 
 static int bench_timer_cb(CURLM *multi, long timeout_ms, void *userp)
 {
-	struct bench *b = userp;
+	struct shard *sh = userp;
 
-	b->curl_deadline_us = timeout_ms < 0 ? -1 : mono_us() + (int64_t)timeout_ms * USEC_PER_MSEC;
+	sh->deadline_us = timeout_ms < 0 ? -1 : mono_us() + (int64_t)timeout_ms * USEC_PER_MSEC;
 	return 0;
 }
 
@@ -638,13 +668,13 @@ static int agent_poll(struct bench *b, struct agent *a);
 static void setup_send(struct bench *b, struct setup_worker *w);
 static void submit_send(struct bench *b, struct submitter *s);
 
-/* Hands finished transfers to their owners. */
-static void bench_collect(struct bench *b)
+/* Hands the shard's finished transfers to their owners. */
+static void shard_collect(struct bench *b, struct shard *sh)
 {
 	CURLMsg *msg;
 	int left;
 
-	while ((msg = curl_multi_info_read(b->multi, &left))) {
+	while ((msg = curl_multi_info_read(sh->multi, &left))) {
 		CURL *easy = msg->easy_handle;
 		CURLcode res = msg->data.result;
 		char *priv = NULL;
@@ -680,6 +710,12 @@ static void bench_collect(struct bench *b)
 	}
 }
 
+static void bench_collect(struct bench *b)
+{
+	for (size_t k = 0; k < b->n_shards; k++)
+		shard_collect(b, &b->shards[k]);
+}
+
 /* Starts the polls, setup requests and submissions whose delay is over. */
 static void bench_wake(struct bench *b, int64_t now)
 {
@@ -712,33 +748,47 @@ static void bench_wake(struct bench *b, int64_t now)
 static void bench_step(struct bench *b, int64_t max_wait_us)
 {
 	struct epoll_event ev[BENCH_EPOLL_EVENTS];
-	int64_t now = mono_us(), wait = MAX(max_wait_us, 0);
+	int64_t now = mono_us(), wait = MAX(max_wait_us, 0), t_wake;
 	int n, running;
 
-	if (b->curl_deadline_us >= 0)
-		wait = MIN(wait, MAX(b->curl_deadline_us - now, 0));
+	for (size_t k = 0; k < b->n_shards; k++)
+		if (b->shards[k].deadline_us >= 0)
+			wait = MIN(wait, MAX(b->shards[k].deadline_us - now, 0));
 	if (b->heap_len > 0)
 		wait = MIN(wait, MAX(b->heap_due[0] - now, 0));
 	n = epoll_wait(b->epfd, ev, (int)ELEMENTSOF(ev), (int)((wait + 999) / 1000));
+	t_wake = mono_us();
 	for (int i = 0; i < n; i++) {
+		uint32_t k = (uint32_t)(ev[i].data.u64 >> 32);
+		curl_socket_t fd = (curl_socket_t)(uint32_t)ev[i].data.u64;
 		int flags = 0;
 
+		if (k >= b->n_shards)
+			continue;
 		if (ev[i].events & EPOLLIN)
 			flags |= CURL_CSELECT_IN;
 		if (ev[i].events & EPOLLOUT)
 			flags |= CURL_CSELECT_OUT;
 		if (ev[i].events & (EPOLLERR | EPOLLHUP))
 			flags |= CURL_CSELECT_ERR;
-		curl_multi_socket_action(b->multi, ev[i].data.fd, flags, &running);
+		curl_multi_socket_action(b->shards[k].multi, fd, flags, &running);
 	}
 	now = mono_us();
-	if (b->curl_deadline_us >= 0 && b->curl_deadline_us <= now) {
-		/* Clear first: the call may set a new timer. */
-		b->curl_deadline_us = -1;
-		curl_multi_socket_action(b->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+	for (size_t k = 0; k < b->n_shards; k++) {
+		struct shard *sh = &b->shards[k];
+
+		if (sh->deadline_us >= 0 && sh->deadline_us <= now) {
+			/* Clear first: the call may set a new timer. */
+			sh->deadline_us = -1;
+			curl_multi_socket_action(sh->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+		}
 	}
 	bench_collect(b);
 	bench_wake(b, mono_us());
+	/* Our own time between two waits: every event that arrived meanwhile
+	 * is timed late by up to this much, so it bounds our share of the
+	 * latencies measured. */
+	b->stall_max_us = MAX(b->stall_max_us, mono_us() - t_wake);
 }
 
 /* Keeps the loop going for `us` microseconds. */
@@ -833,10 +883,17 @@ static int agent_take_jobs(struct bench *b, struct agent *a, int64_t now, int64_
 static int agent_poll(struct bench *b, struct agent *a)
 {
 	char url[BENCH_URL_MAX];
+	int64_t wait = b->o.wait_s;
 	int n, r;
 
+	/* The first poll waits a random 1…wait s: agents that all connected
+	 * within a few seconds would otherwise come back in one wave every
+	 * `wait` seconds, which real agents, started at random times, do
+	 * not.  After it, each agent re-polls on its own phase. */
+	if (a->polls == 0 && wait > 1)
+		wait = 1 + (int64_t)(bench_random(b) % (uint64_t)wait);
 	n = snprintf(url, sizeof(url), "%s%s?after=%" PRId64 "&wait=%" PRId64, b->o.gateway_url,
-		     CAIRN_PATH_AGENT_JOBS, a->after, b->o.wait_s);
+		     CAIRN_PATH_AGENT_JOBS, a->after, wait);
 	if (n < 0 || (size_t)n >= sizeof(url))
 		return -ENAMETOOLONG;
 	if (curl_easy_setopt(a->req.easy, CURLOPT_URL, url) != CURLE_OK)
@@ -924,8 +981,10 @@ static int agent_init(struct bench *b, struct agent *a)
 	};
 	int r;
 
-	r = req_init(b, &a->req, REQ_AGENT, BENCH_PULL_BODY_MAX,
-		     (b->o.wait_s + 30) * 1000);
+	/* Agent i runs in shard 1 + i % (shards - 1), so that the ramp fills
+	 * them evenly. */
+	r = req_init(b, &a->req, &b->shards[1 + (size_t)(a - b->agents) % (b->n_shards - 1)],
+		     REQ_AGENT, BENCH_PULL_BODY_MAX, (b->o.wait_s + 30) * 1000);
 	if (r < 0)
 		return r;
 	if (curl_easy_setopt(a->req.easy, CURLOPT_SSLCERT_BLOB, &cert) != CURLE_OK ||
@@ -1135,7 +1194,8 @@ static int bench_setup(struct bench *b, double *ret_s)
 		return -ENOMEM;
 	for (int64_t i = 0; i < b->o.parallel; i++) {
 		b->workers[i].node = -1;
-		r = req_init(b, &b->workers[i].req, REQ_SETUP, BENCH_API_BODY_MAX, 60000);
+		r = req_init(b, &b->workers[i].req, &b->shards[0], REQ_SETUP, BENCH_API_BODY_MAX,
+			     60000);
 		if (r < 0)
 			return r;
 	}
@@ -1344,6 +1404,7 @@ static int bench_run(struct bench *b, int run, const int64_t *targets, size_t n_
 	b->run = run;
 	b->run_acked = b->run_complete = b->run_failed = 0;
 	b->run_first_sent_us = b->run_last_sent_us = 0;
+	b->stall_max_us = 0;
 	if (proc_cpu(b->o.pid, &ctl0) < 0)
 		ctl0 = NAN;
 	self0 = self_cpu_s();
@@ -1382,6 +1443,7 @@ static int bench_run(struct bench *b, int run, const int64_t *targets, size_t n_
 	if (proc_cpu(b->o.pid, &ctl1) < 0)
 		ctl1 = NAN;
 	res.bench_cpu_s = self_cpu_s() - self0;
+	res.stall_ms = (double)b->stall_max_us / 1e3;
 	res.ctl_cpu_s = ctl1 - ctl0;
 
 	disp = calloc(b->run_acked + 1, sizeof(double));
@@ -1461,6 +1523,7 @@ static const struct field fields[] = {
 	FIELD("dup", duplicates, 4, 0),
 	FIELD("ctl_cpu_s", ctl_cpu_s, 10, 2),
 	FIELD("bench_cpu_s", bench_cpu_s, 12, 2),
+	FIELD("stall_ms", stall_ms, 9, 1),
 	FIELD("rss_kib", rss_kib, 9, 0),
 	FIELD("hwm_kib", hwm_kib, 9, 0),
 };
@@ -1539,7 +1602,6 @@ static int bench_init(struct bench *b)
 	int r;
 
 	b->epfd = -1;
-	b->curl_deadline_us = -1;
 	b->run = -1;
 	b->rng = (uint64_t)b->o.seed * UINT64_C(0x9E3779B97F4A7C15) + 1;
 
@@ -1589,24 +1651,35 @@ static int bench_init(struct bench *b)
 	b->epfd = epoll_create1(EPOLL_CLOEXEC);
 	if (b->epfd < 0)
 		return -errno;
-	b->multi = curl_multi_init();
-	if (!b->multi)
+	b->n_shards = 1 + (size_t)((b->o.agents + BENCH_SHARD_AGENTS - 1) / BENCH_SHARD_AGENTS);
+	b->shards = calloc(b->n_shards, sizeof(*b->shards));
+	if (!b->shards)
 		return -ENOMEM;
-	if (curl_multi_setopt(b->multi, CURLMOPT_SOCKETFUNCTION, bench_socket_cb) != CURLM_OK ||
-	    curl_multi_setopt(b->multi, CURLMOPT_SOCKETDATA, b) != CURLM_OK ||
-	    curl_multi_setopt(b->multi, CURLMOPT_TIMERFUNCTION, bench_timer_cb) != CURLM_OK ||
-	    curl_multi_setopt(b->multi, CURLMOPT_TIMERDATA, b) != CURLM_OK ||
-	    /* Every agent keeps its own connection between polls. */
-	    curl_multi_setopt(b->multi, CURLMOPT_MAXCONNECTS,
-			      (long)(b->o.agents + b->o.parallel + b->o.submitters + 8)) !=
-		    CURLM_OK)
-		return -EINVAL;
+	for (size_t k = 0; k < b->n_shards; k++) {
+		struct shard *sh = &b->shards[k];
+		/* Every connection stays cached between requests. */
+		long maxconnects = k == 0 ? (long)(b->o.parallel + b->o.submitters + 8)
+					  : (long)BENCH_SHARD_AGENTS + 8;
+
+		sh->b = b;
+		sh->index = (uint32_t)k;
+		sh->deadline_us = -1;
+		sh->multi = curl_multi_init();
+		if (!sh->multi)
+			return -ENOMEM;
+		if (curl_multi_setopt(sh->multi, CURLMOPT_SOCKETFUNCTION, bench_socket_cb) != CURLM_OK ||
+		    curl_multi_setopt(sh->multi, CURLMOPT_SOCKETDATA, sh) != CURLM_OK ||
+		    curl_multi_setopt(sh->multi, CURLMOPT_TIMERFUNCTION, bench_timer_cb) != CURLM_OK ||
+		    curl_multi_setopt(sh->multi, CURLMOPT_TIMERDATA, sh) != CURLM_OK ||
+		    curl_multi_setopt(sh->multi, CURLMOPT_MAXCONNECTS, maxconnects) != CURLM_OK)
+			return -EINVAL;
+	}
 
 	for (int64_t i = 0; i < b->o.submitters; i++) {
 		struct submitter *s = &b->subs[i];
 
 		s->target = -1;
-		r = req_init(b, &s->req, REQ_SUBMIT, BENCH_API_BODY_MAX, 60000);
+		r = req_init(b, &s->req, &b->shards[0], REQ_SUBMIT, BENCH_API_BODY_MAX, 60000);
 		if (r < 0)
 			return r;
 		if (curl_easy_setopt(s->req.easy, CURLOPT_HTTPHEADER, b->api_headers) != CURLE_OK ||
@@ -1615,7 +1688,7 @@ static int bench_init(struct bench *b)
 		    curl_easy_setopt(s->req.easy, CURLOPT_POSTFIELDS, submit_body) != CURLE_OK)
 			return -EINVAL;
 	}
-	return req_init(b, &b->peer.req, REQ_PEER, BENCH_API_BODY_MAX, 60000);
+	return req_init(b, &b->peer.req, &b->shards[0], REQ_PEER, BENCH_API_BODY_MAX, 60000);
 }
 
 static void slist_free_wiped(struct curl_slist *l)
@@ -1648,8 +1721,10 @@ static void bench_free(struct bench *b)
 		}
 		free(b->workers);
 	}
-	if (b->multi)
-		curl_multi_cleanup(b->multi);
+	for (size_t k = 0; b->shards && k < b->n_shards; k++)
+		if (b->shards[k].multi)
+			curl_multi_cleanup(b->shards[k].multi);
+	free(b->shards);
 	if (b->epfd >= 0)
 		close(b->epfd);
 	slist_free_wiped(b->api_headers);
