@@ -68,6 +68,8 @@
 #define BENCH_PARALLEL_MAX 64
 #define BENCH_SUBMITTERS_MAX 256
 #define BENCH_PEER_REQUESTS 200           /* GET /v1/health samples per run */
+#define BENCH_FSYNC_SAMPLES 50            /* 4 KiB write + fdatasync samples per run */
+#define BENCH_PATH_MAX 4096
 #define BENCH_EPOLL_EVENTS 512
 #define BENCH_FD_SLACK 64                 /* fds besides the connections */
 #define BENCH_SHARD_AGENTS 128            /* agents per curl multi handle */
@@ -83,6 +85,7 @@ struct bench_opts {
 	const char *ca_file;       /* controller CA (<state_dir>/ca.pem) */
 	const char *token_file;    /* admin token (<state_dir>/admin.token) */
 	const char *name_prefix;   /* node names are <prefix><i>, i from 1 */
+	const char *fsync_dir;     /* where to time fdatasync (the state dir), or NULL */
 	int64_t agents;            /* N simulated agents */
 	int64_t jobs;              /* M jobs per run */
 	int64_t rate;              /* submissions per second */
@@ -213,6 +216,7 @@ struct run_result {
 	double disp_p50, disp_p90, disp_p99, disp_max; /* ms */
 	double sub_p50, sub_p99;                       /* ms */
 	double peer_p50, peer_p99;                     /* ms, GET /v1/health */
+	double fsync_p50, fsync_p99;                   /* ms, write + fdatasync in fsync_dir */
 	double acked, received, missing, failed, duplicates;
 	double n429, errors, reconnects;
 	double ctl_cpu_s, bench_cpu_s;
@@ -1382,6 +1386,44 @@ static int bench_peer(struct bench *b, double *ret_p50, double *ret_p99)
 	return 0;
 }
 
+/* The storage peer: every job the controller dispatches costs it at least
+ * one durable commit, so the time a 4 KiB write + fdatasync takes on the
+ * state directory's file system, measured in the same run, tells how much
+ * of the dispatch latency the disk can explain.  NAN without a directory. */
+static int fsync_peer(const char *dir, double *ret_p50, double *ret_p99)
+{
+	_cleanup_close_ int fd = -1;
+	char path[BENCH_PATH_MAX], block[4096];
+	double lat[BENCH_FSYNC_SAMPLES];
+	int n;
+
+	if (!dir) {
+		*ret_p50 = *ret_p99 = NAN;
+		return 0;
+	}
+	n = snprintf(path, sizeof(path), "%s/bench-fsync.XXXXXX", dir);
+	if (n < 0 || (size_t)n >= sizeof(path))
+		return -ENAMETOOLONG;
+	fd = mkostemp(path, O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	(void)unlink(path);
+	memset(block, 0x5a, sizeof(block));
+	for (int i = 0; i < BENCH_FSYNC_SAMPLES; i++) {
+		int64_t t0 = mono_us();
+
+		if (pwrite(fd, block, sizeof(block), (off_t)(i % 16) * (off_t)sizeof(block)) !=
+			    (ssize_t)sizeof(block) ||
+		    fdatasync(fd) < 0)
+			return errno ? -errno : -EIO;
+		lat[i] = (double)(mono_us() - t0) / 1e3;
+	}
+	qsort(lat, BENCH_FSYNC_SAMPLES, sizeof(double), cmp_double);
+	*ret_p50 = percentile(lat, BENCH_FSYNC_SAMPLES, 50);
+	*ret_p99 = percentile(lat, BENCH_FSYNC_SAMPLES, 99);
+	return 0;
+}
+
 /* One dispatch run: M submissions at the steady rate, then waits until
  * every accepted job reached its agent (or the drain timeout). */
 static int bench_run(struct bench *b, int run, const int64_t *targets, size_t n_targets,
@@ -1395,6 +1437,12 @@ static int bench_run(struct bench *b, int run, const int64_t *targets, size_t n_
 	size_t n_disp = 0, n_sub = 0;
 	int r;
 
+	r = fsync_peer(b->o.fsync_dir, &res.fsync_p50, &res.fsync_p99);
+	if (r < 0) {
+		fprintf(stderr, "bench-dispatch: fsync timing in %s: %s\n", b->o.fsync_dir,
+			strerror(-r));
+		return r;
+	}
 	bench_settle(b);
 	r = bench_peer(b, &res.peer_p50, &res.peer_p99);
 	if (r < 0)
@@ -1516,6 +1564,8 @@ static const struct field fields[] = {
 	FIELD("sub_p50_ms", sub_p50, 11, 1),
 	FIELD("sub_p99_ms", sub_p99, 11, 1),
 	FIELD("peer_p50_ms", peer_p50, 12, 2),
+	FIELD("fsync_p50_ms", fsync_p50, 13, 2),
+	FIELD("fsync_p99_ms", fsync_p99, 13, 2),
 	FIELD("rate", rate, 6, 1),
 	FIELD("n429", n429, 5, 0),
 	FIELD("errors", errors, 7, 0),
@@ -1761,7 +1811,8 @@ static void usage(FILE *f)
 		"  --drain-timeout S     wait for undelivered jobs at most S seconds (default 40)\n"
 		"  --pid PID             controller pid, for RSS and CPU from /proc\n"
 		"  --name-prefix P       node names P1…PN (default \"b\")\n"
-		"  --seed X              seed for the choice of target nodes (default 1)\n",
+		"  --seed X              seed for the choice of target nodes (default 1)\n"
+		"  --fsync-dir DIR       time write+fdatasync there (the controller's state dir)\n",
 		BENCH_RUNS_MAX);
 }
 
@@ -1797,6 +1848,7 @@ static int parse_args(int argc, char **argv, struct bench_opts *o)
 		OPT_PID,
 		OPT_NAME_PREFIX,
 		OPT_SEED,
+		OPT_FSYNC_DIR,
 	};
 	static const struct option options[] = {
 		{"help", no_argument, NULL, 'h'},
@@ -1817,6 +1869,7 @@ static int parse_args(int argc, char **argv, struct bench_opts *o)
 		{"pid", required_argument, NULL, OPT_PID},
 		{"name-prefix", required_argument, NULL, OPT_NAME_PREFIX},
 		{"seed", required_argument, NULL, OPT_SEED},
+		{"fsync-dir", required_argument, NULL, OPT_FSYNC_DIR},
 		{},
 	};
 	int c, r = 0;
@@ -1892,6 +1945,9 @@ static int parse_args(int argc, char **argv, struct bench_opts *o)
 			break;
 		case OPT_SEED:
 			r = parse_opt_int("seed", optarg, 0, INT64_MAX, &o->seed);
+			break;
+		case OPT_FSYNC_DIR:
+			o->fsync_dir = optarg;
 			break;
 		default:
 			usage(stderr);
@@ -2004,8 +2060,9 @@ int main(int argc, char **argv)
 	report_median(runs, (size_t)b.o.runs, &med);
 	report_row("median", &med);
 	print_memory("after the runs", b.o.pid);
-	printf("ratio: dispatch p50 / peer (GET /v1/health) p50 = %.1f; dispatch p99 / 1 s target = %.3f\n",
-	       med.disp_p50 / med.peer_p50, med.disp_p99 / 1000.0);
+	printf("ratios: dispatch p50 / GET /v1/health p50 = %.1f; dispatch p50 / fdatasync p50 = %.1f; "
+	       "dispatch p99 / 1 s target = %.3f\n",
+	       med.disp_p50 / med.peer_p50, med.disp_p50 / med.fsync_p50, med.disp_p99 / 1000.0);
 
 	printf("RESULT n=%" PRId64 " connected=%" PRId64 " setup_s=%.2f connect_s=%.2f "
 	       "rss_start_kib=%" PRId64 " rss_idle_kib=%" PRId64 " hwm_idle_kib=%" PRId64,

@@ -156,6 +156,8 @@ enroll_burst = $RL_HIGH
 EOF
 	echo
 	echo "## N=$n"
+	# The machine may be shared: its load says how quiet it was.
+	echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 	"$CTL_BIN" --config "$d/controller.conf" >"$d/controller.out" 2>"$d/controller.log" &
 	CTL_PID=$!
 	up=no
@@ -181,13 +183,14 @@ EOF
 	"$BENCH_BIN" --api "https://127.0.0.1:$API_PORT" --gateway "https://127.0.0.1:$GW_PORT" \
 		--ca "$d/state/ca.pem" --token-file "$d/state/admin.token" --pid "$CTL_PID" \
 		--agents "$n" --jobs "$JOBS" --rate "$RATE" --runs "$RUNS" --wait "$WAIT" \
-		2>&1 | tee "$d/bench.out"
+		--fsync-dir "$d/state" 2>&1 | tee "$d/bench.out"
 	rc=${PIPESTATUS[0]}
 	if ! alive "$CTL_PID"; then
 		note "N=$n: the controller died during the benchmark; its log:"
 		tail -n 40 "$d/controller.log" >&2
 		rc=1
 	fi
+	echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
 	stop_controller
 	if [ -s "$d/controller.log" ]; then
 		echo "controller log: $(wc -l <"$d/controller.log") lines; last ones:"
@@ -204,22 +207,22 @@ done
 
 echo
 echo "## Summary (median of $RUNS runs; latencies in ms, memory in MiB, CPU in s)"
+echo "## p50…max: dispatch latency; sub: API submit latency; fsync: write+fdatasync on the state dir"
 printf '%s\n' "${RESULTS[@]}" | awk '
 function v(k) { return (k in f) ? f[k] : "-" }
 function mib(k) { return (k in f && f[k] >= 0) ? sprintf("%.1f", f[k] / 1024) : "-" }
 BEGIN {
-	printf "%6s %6s %7s %8s %8s %8s %8s %7s %7s %5s %6s %5s %8s %8s %8s %8s %7s\n",
-		"N", "conn", "setup_s", "p50", "p90", "p99", "max", "sub50", "sub99",
-		"429", "errors", "miss", "rss_idle", "hwm_idle", "rss_end", "hwm_end", "ctl_cpu"
+	fmt = "%6s %6s %7s %7s %7s %7s %7s %6s %6s %6s %4s %6s %4s %8s %8s %8s %7s %6s\n"
+	printf fmt, "N", "conn", "setup_s", "p50", "p90", "p99", "max", "sub50", "sub99",
+		"fsync50", "429", "errors", "miss", "rss_idle", "rss_end", "hwm_end", "ctl_cpu", "stall"
 }
 {
 	delete f
 	for (i = 2; i <= NF; i++) { split($i, kv, "="); f[kv[1]] = kv[2] }
 	if ("failed" in f) { printf "%6s  failed: %s\n", f["n"], f["failed"]; next }
-	printf "%6s %6s %7s %8s %8s %8s %8s %7s %7s %5s %6s %5s %8s %8s %8s %8s %7s\n",
-		v("n"), v("connected"), v("setup_s"), v("disp_p50_ms"), v("disp_p90_ms"),
+	printf fmt, v("n"), v("connected"), v("setup_s"), v("disp_p50_ms"), v("disp_p90_ms"),
 		v("disp_p99_ms"), v("disp_max_ms"), v("sub_p50_ms"), v("sub_p99_ms"),
-		v("n429"), v("errors"), v("miss"), mib("rss_idle_kib"), mib("hwm_idle_kib"),
-		mib("rss_kib"), mib("hwm_kib"), v("ctl_cpu_s")
+		v("fsync_p50_ms"), v("n429"), v("errors"), v("miss"), mib("rss_idle_kib"),
+		mib("rss_kib"), mib("hwm_kib"), v("ctl_cpu_s"), v("stall_ms")
 }'
 exit $status
