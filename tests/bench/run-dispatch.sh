@@ -113,15 +113,17 @@ for port in "$API_PORT" "$GW_PORT"; do
 done
 
 sanitized=no
-if ldd "$CTL_BIN" 2>/dev/null | grep -q 'libasan\|libubsan'; then sanitized=yes; fi
+for b in "$CTL_BIN" "$BENCH_BIN"; do
+	if ldd "$b" 2>/dev/null | grep -q 'libasan\|libubsan'; then sanitized=yes; fi
+done
 
 echo "# cairn dispatch benchmark, $(date -u '+%Y-%m-%d %H:%M UTC')"
 echo "# machine: $(nproc) cores ($(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)), $(awk '/MemTotal/ {printf "%.1f GiB", $2 / 1048576}' /proc/meminfo), kernel $(uname -r)"
-echo "# controller: $CTL_BIN (sanitizers: $sanitized)"
+echo "# controller: $CTL_BIN (sanitizers in it or the bench: $sanitized)"
 echo "# state directory under: $(df --output=target,fstype "$T" | tail -n 1 | tr -s ' ')"
 echo "# agents: ${COUNTS[*]}; jobs/run: $JOBS at $RATE/s; runs: $RUNS; poll wait: $WAIT s; fd limit: $hard"
 if [ "$sanitized" = yes ]; then
-	note "WARNING: the controller is built with sanitizers (ASan/UBSan): latency, CPU and"
+	note "WARNING: built with sanitizers (ASan/UBSan): latency, CPU and"
 	note "RSS figures are not representative.  Use a build configured without"
 	note "--enable-sanitizers for figures worth quoting."
 fi
