@@ -1978,7 +1978,7 @@ int main(int argc, char **argv)
 	struct run_result runs[BENCH_RUNS_MAX] = {}, med = {};
 	_cleanup_free_ int64_t *targets = NULL;
 	int64_t rss_start = -1, hwm_start = -1, rss_idle = -1, hwm_idle = -1, n_targets = 0;
-	double setup_s = NAN, connect_s;
+	double setup_s = NAN, connect_s, ctl_cpu0, ctl_cpu1, self_cpu0, self_cpu1;
 	int r;
 
 	if (parse_args(argc, argv, &b.o) < 0)
@@ -2021,13 +2021,20 @@ int main(int argc, char **argv)
 			goto out;
 		}
 	}
+	if (proc_cpu(b.o.pid, &ctl_cpu0) < 0)
+		ctl_cpu0 = NAN;
+	self_cpu0 = self_cpu_s();
 	connect_s = bench_connect(&b);
+	if (proc_cpu(b.o.pid, &ctl_cpu1) < 0)
+		ctl_cpu1 = NAN;
+	self_cpu1 = self_cpu_s();
 	bench_settle(&b);
-	printf("connect: %" PRId64 " of %" PRId64 " agents connected in %.2f s, %" PRId64
-	       " polls outstanding, %" PRIu64 " reconnections, %" PRIu64 " errors, %" PRIu64
-	       " x 429\n",
-	       b.connected, b.o.agents, connect_s, b.outstanding, b.c.agent_reconnects,
-	       b.c.agent_errors + b.c.agent_http_errors, b.c.agent_429);
+	printf("connect: %" PRId64 " of %" PRId64 " agents connected in %.2f s (CPU s: controller %.2f, "
+	       "bench %.2f), %" PRId64 " polls outstanding, %" PRIu64 " reconnections, %" PRIu64
+	       " errors, %" PRIu64 " x 429\n",
+	       b.connected, b.o.agents, connect_s, ctl_cpu1 - ctl_cpu0, self_cpu1 - self_cpu0,
+	       b.outstanding, b.c.agent_reconnects, b.c.agent_errors + b.c.agent_http_errors,
+	       b.c.agent_429);
 	(void)proc_memory(b.o.pid, &rss_idle, &hwm_idle);
 	print_memory("idle with all polls open", b.o.pid);
 
