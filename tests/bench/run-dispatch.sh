@@ -209,14 +209,15 @@ done
 
 echo
 echo "## Summary (median of $RUNS runs; latencies in ms, memory in MiB, CPU in s)"
-echo "## p50…max: dispatch latency; sub: API submit latency; fsync: write+fdatasync on the state dir"
+echo "## p50…max: dispatch latency; sub: API submit latency; fsync: write+fdatasync on the state dir;"
+echo "## ctl_cpu: controller CPU in the dispatch phase; stall: the bench loop's longest pass (and its CPU)"
 printf '%s\n' "${RESULTS[@]}" | awk '
 function v(k) { return (k in f) ? f[k] : "-" }
 function mib(k) { return (k in f && f[k] >= 0) ? sprintf("%.1f", f[k] / 1024) : "-" }
 BEGIN {
-	fmt = "%6s %6s %7s %7s %7s %7s %7s %6s %6s %6s %4s %6s %4s %8s %8s %8s %7s %6s\n"
+	fmt = "%6s %6s %7s %7s %7s %7s %7s %6s %6s %7s %4s %6s %4s %8s %8s %8s %7s %6s %9s\n"
 	printf fmt, "N", "conn", "setup_s", "p50", "p90", "p99", "max", "sub50", "sub99",
-		"fsync50", "429", "errors", "miss", "rss_idle", "rss_end", "hwm_end", "ctl_cpu", "stall"
+		"fsync50", "429", "errors", "miss", "rss_idle", "rss_end", "hwm_end", "ctl_cpu", "stall", "stall_cpu"
 }
 {
 	delete f
@@ -225,6 +226,7 @@ BEGIN {
 	printf fmt, v("n"), v("connected"), v("setup_s"), v("disp_p50_ms"), v("disp_p90_ms"),
 		v("disp_p99_ms"), v("disp_max_ms"), v("sub_p50_ms"), v("sub_p99_ms"),
 		v("fsync_p50_ms"), v("n429"), v("errors"), v("miss"), mib("rss_idle_kib"),
-		mib("rss_kib"), mib("hwm_kib"), v("ctl_cpu_s"), v("stall_ms")
+		mib("rss_kib"), mib("hwm_kib"), v("ctl_cpu_s"), v("stall_ms"),
+		v("stall_cpu_ms")
 }'
 exit $status
