@@ -303,7 +303,7 @@ int config_parse(const char *name, const char *data, size_t len, struct config *
 		int64_t def, min, max;
 		int64_t *ret;
 	} ints[] = {
-		{ "join_token_ttl_s", 3600, 60, 7 * 86400, &c->join_token_ttl_s },
+		{ "join_token_ttl_s", 3600, 5, 7 * 86400, &c->join_token_ttl_s },
 		{ "node_cert_ttl_s", 7 * 86400, 3600, 397 * 86400, &c->node_cert_ttl_s },
 		{ "job_ttl_s", 3600, 60, 86400, &c->job_ttl_s },
 		{ "job_max_attempts", 5, 1, 20, &c->job_max_attempts },

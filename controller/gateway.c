@@ -15,7 +15,6 @@
 #include <string.h>
 
 #include <gnutls/gnutls.h>
-#include <openssl/x509v3.h>
 
 #include "config.h"
 #include "controller.h"
@@ -249,7 +248,7 @@ int gateway_admit(void *userdata, struct http_request *req)
 		return forbidden(c, req, "certificate does not parse"), -EACCES;
 	if (pki_verify_chain(c->keys->ca_cert, cert, &reason) < 0)
 		return forbidden(c, req, reason ?: "chain"), -EACCES;
-	if (X509_check_purpose(cert, X509_PURPOSE_SSL_CLIENT, 0) != 1)
+	if (!pki_cert_has_usage(cert, PKI_USAGE_CLIENT))
 		return forbidden(c, req, "not a client certificate"), -EACCES;
 	if (pki_cert_node_id(cert, &node_id) < 0 || !uuid_is_valid(node_id))
 		return forbidden(c, req, "no node URI"), -EACCES;
@@ -478,7 +477,7 @@ static void h_csr(void *userdata, struct http_request *req)
 	struct controller *c = userdata;
 	_cleanup_json_ json_t *body = NULL, *params = NULL, *o = NULL;
 	_cleanup_x509_ X509 *cert = NULL;
-	_cleanup_free_ char *pem = NULL;
+	_cleanup_free_ char *pem = NULL, *serial = NULL;
 	_cleanup_free_ const char **names = NULL;
 	struct store_attempt a = {};
 	struct store_job job = {};
@@ -539,7 +538,7 @@ static void h_csr(void *userdata, struct http_request *req)
 		http_reply_problem(req, 500, NULL);
 		goto out;
 	}
-	_cleanup_free_ char *serial = pki_cert_serial_hex(cert);
+	serial = pki_cert_serial_hex(cert);
 	(void)store_event_add(c->store, job.id, a.jti, now_s(), "state", "certificate issued");
 	log_info("issued a certificate (serial %s) for %s to node %s (job %s)", serial ?: "?", names[0],
 		 req->identity, job.id);

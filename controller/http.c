@@ -8,7 +8,8 @@
  *   Content-Length, 429) is queued at once, and one decided later (a body
  *   that outgrows its route) discards the rest and is queued at the end.
  * - The access handler runs again after MHD_resume_connection().
- * - All handlers run on the listener's single internal polling thread.
+ * - Handlers run on the listener's pool threads (a connection stays on
+ *   one thread); everything they share is guarded by its own lock.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -18,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <microhttpd.h>
 
@@ -78,6 +80,8 @@ static int reply(struct http_request *req, unsigned status, const char *content_
 		return -ENOMEM;
 	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
 	MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+	if (status == 401)
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer");
 	if (retry_after_s > 0) {
 		char v[32];
 		snprintf(v, sizeof(v), "%" PRIi64, retry_after_s);
@@ -406,6 +410,14 @@ static void mhd_logger(void *cls, const char *fmt, va_list ap)
 	log_debug("http %s: %s", http_listener_to_string(s->listener), buf);
 }
 
+/* TLS handshakes and JSON work spread over a few threads; the store
+ * serialises its own part.  One per CPU, 2 … HTTP_THREADS_MAX. */
+static unsigned http_threads(void)
+{
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+	return (unsigned)MAX(2, MIN(n, HTTP_THREADS_MAX));
+}
+
 int http_server_start(const struct http_server_config *cfg, struct http_server **ret)
 {
 	struct http_server *s = calloc(1, sizeof(*s));
@@ -434,6 +446,7 @@ int http_server_start(const struct http_server_config *cfg, struct http_server *
 		{ MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)mhd_logger, s },
 		{ MHD_OPTION_SOCK_ADDR, 0, (void *)&cfg->listen->addr },
 		{ MHD_OPTION_CONNECTION_LIMIT, cfg->connection_limit ?: 20000, NULL },
+		{ MHD_OPTION_THREAD_POOL_SIZE, http_threads(), NULL },
 		{ MHD_OPTION_CONNECTION_TIMEOUT, HTTP_TIMEOUT_S, NULL },
 		{ MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)completed, s },
 		{ MHD_OPTION_HTTPS_MEM_KEY, 0, s->key_pem },

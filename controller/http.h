@@ -25,6 +25,7 @@
 #define HTTP_PARAM_MAX 80
 #define HTTP_TIMEOUT_S 60
 #define HTTP_IDENTITY_MAX 80
+#define HTTP_THREADS_MAX 8
 
 enum http_listener {
 	HTTP_LISTENER_API,

@@ -13,6 +13,7 @@
 
 #include <stdint.h>
 
+#include <jansson.h>
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 

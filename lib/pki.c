@@ -481,7 +481,7 @@ static const char *verify_reason(int err)
 	case X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE:
 	case X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT:
 	case X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN:
-		return "certificate is not issued by the trusted CA";
+		return "certificate does not chain to the trusted CA";
 	case X509_V_ERR_CERT_SIGNATURE_FAILURE:
 		return "certificate signature does not verify";
 	default:
@@ -660,6 +660,23 @@ bool pki_cert_has_names(X509 *cert, const char *const *names)
 			return false;
 	}
 	return nwant == nhave;
+}
+
+bool pki_cert_has_usage(X509 *cert, unsigned usage)
+{
+	uint32_t flags, want = 0;
+
+	if (!cert || usage == 0)
+		return false;
+	/* Without the extension OpenSSL reports every usage: we do not. */
+	if (X509_get_ext_by_NID(cert, NID_ext_key_usage, -1) < 0)
+		return false;
+	flags = X509_get_extended_key_usage(cert);
+	if (usage & PKI_USAGE_SERVER)
+		want |= XKU_SSL_SERVER;
+	if (usage & PKI_USAGE_CLIENT)
+		want |= XKU_SSL_CLIENT;
+	return (flags & want) == want;
 }
 
 static int asn1_time_to_s(const ASN1_TIME *t, int64_t *ret)

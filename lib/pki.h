@@ -67,6 +67,10 @@ int pki_cert_node_id(X509 *cert, char **ret);
  * ignored).  For tests and renewal decisions. */
 bool pki_cert_has_names(X509 *cert, const char *const *names);
 
+/* True when the certificate's extendedKeyUsage has every PKI_USAGE_* bit
+ * in `usage` (the gateway wants PKI_USAGE_CLIENT from a node). */
+bool pki_cert_has_usage(X509 *cert, unsigned usage);
+
 int pki_cert_not_after(X509 *cert, int64_t *ret);
 int pki_cert_not_before(X509 *cert, int64_t *ret);
 /* Hex serial (upper case, no colons); heap string or NULL. */

@@ -285,10 +285,8 @@ char *format_rfc3339(int64_t t, char ret[static TIMESTAMP_MAX])
 	struct tm tm;
 	time_t tt = (time_t)t;
 
-	if ((int64_t)tt != t || !gmtime_r(&tt, &tm))
-		return NULL;
-	/* Four-digit years only: RFC 3339 has no room for others. */
-	if (tm.tm_year < 0 - 1900 || tm.tm_year > 9999 - 1900)
+	/* 1970 … 9999: four-digit years only, as RFC 3339 wants them. */
+	if (t < 0 || t > INT64_C(253402300799) || !gmtime_r(&tt, &tm))
 		return NULL;
 	if (strftime(ret, TIMESTAMP_MAX, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
 		return NULL;

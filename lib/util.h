@@ -43,7 +43,8 @@ char *token_new(const char *prefix);
 /* Wall clock (CLOCK_REALTIME) in seconds, monotonic clock in milliseconds. */
 int64_t now_s(void);
 int64_t now_mono_ms(void);
-/* RFC 3339 UTC "2026-11-23T10:00:00Z" for a time in seconds; buffer 21+. */
+/* RFC 3339 UTC "2026-11-23T10:00:00Z" for a time in seconds; buffer 21+.
+ * Returns ret, or NULL for a time before 1970 or after 9999. */
 #define TIMESTAMP_MAX 32
 char *format_rfc3339(int64_t t, char ret[static TIMESTAMP_MAX]);
 

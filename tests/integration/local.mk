@@ -1,1 +1,11 @@
+# Integration scenarios: real controller, real agents in network namespaces.
+# They need root; without it they SKIP with the reason.
 include tests/integration/lib.mk
+INTEGRATION_TESTS = \
+	tests/integration/enrol-facts-tls.sh \
+	tests/integration/refusals.sh \
+	tests/integration/auth.sh \
+	tests/integration/crash.sh \
+	tests/integration/ratelimit.sh
+TESTS += $(INTEGRATION_TESTS)
+EXTRA_DIST += $(INTEGRATION_TESTS) tests/integration/lib.sh

@@ -1,0 +1,46 @@
+# Unit tests of the node agent and cairnctl (cmocka).  Each links the same
+# static libraries as the programs.
+AGENT_UNIT_TESTS = \
+	tests/unit/test-agent-verify \
+	tests/unit/test-agent-journal \
+	tests/unit/test-agent-config \
+	tests/unit/test-agent-exec \
+	tests/unit/test-agent-enroll \
+	tests/unit/test-cli-options \
+	tests/unit/test-cli-output
+check_PROGRAMS += $(AGENT_UNIT_TESTS)
+TESTS += $(AGENT_UNIT_TESTS)
+
+AGENT_UNIT_CFLAGS = $(UNIT_CFLAGS) $(SYSTEMD_CFLAGS) -I$(top_srcdir)/node-agent
+AGENT_UNIT_LDADD = node-agent/libagent.a $(LIBCAIRN_LIBS) $(CURL_LIBS) $(SYSTEMD_LIBS) $(CMOCKA_LIBS)
+
+tests_unit_test_agent_verify_SOURCES = tests/unit/test-agent-verify.c
+tests_unit_test_agent_verify_CFLAGS = $(AGENT_UNIT_CFLAGS)
+tests_unit_test_agent_verify_LDADD = $(AGENT_UNIT_LDADD)
+
+tests_unit_test_agent_journal_SOURCES = tests/unit/test-agent-journal.c
+tests_unit_test_agent_journal_CFLAGS = $(AGENT_UNIT_CFLAGS)
+tests_unit_test_agent_journal_LDADD = $(AGENT_UNIT_LDADD)
+
+tests_unit_test_agent_config_SOURCES = tests/unit/test-agent-config.c
+tests_unit_test_agent_config_CFLAGS = $(AGENT_UNIT_CFLAGS)
+tests_unit_test_agent_config_LDADD = $(AGENT_UNIT_LDADD)
+
+tests_unit_test_agent_exec_SOURCES = tests/unit/test-agent-exec.c
+tests_unit_test_agent_exec_CFLAGS = $(AGENT_UNIT_CFLAGS)
+tests_unit_test_agent_exec_LDADD = $(AGENT_UNIT_LDADD)
+
+tests_unit_test_agent_enroll_SOURCES = tests/unit/test-agent-enroll.c
+tests_unit_test_agent_enroll_CFLAGS = $(AGENT_UNIT_CFLAGS)
+tests_unit_test_agent_enroll_LDADD = $(AGENT_UNIT_LDADD)
+
+CLI_UNIT_CFLAGS = $(UNIT_CFLAGS) -I$(top_srcdir)/cli
+CLI_UNIT_LDADD = cli/libctl.a $(LIBCAIRN_LIBS) $(CURL_LIBS) $(CMOCKA_LIBS)
+
+tests_unit_test_cli_options_SOURCES = tests/unit/test-cli-options.c
+tests_unit_test_cli_options_CFLAGS = $(CLI_UNIT_CFLAGS)
+tests_unit_test_cli_options_LDADD = $(CLI_UNIT_LDADD)
+
+tests_unit_test_cli_output_SOURCES = tests/unit/test-cli-output.c
+tests_unit_test_cli_output_CFLAGS = $(CLI_UNIT_CFLAGS)
+tests_unit_test_cli_output_LDADD = $(CLI_UNIT_LDADD)

@@ -7,12 +7,14 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -129,6 +131,31 @@ static void test_write_failure_keeps_old(void **state)
 		assert_int_equal(chmod(sub, 0755), 0);
 		assert_int_equal(read_file_full(q, 100, &data, NULL), 0);
 		assert_string_equal(data, "old");
+		free(data);
+		data = NULL;
+	}
+
+	/* A write that fails half way (file size limit, which binds root
+	 * too): the old content stays and no temporary file is left. */
+	{
+		struct rlimit old_lim, lim = { .rlim_cur = 4096, .rlim_max = RLIM_INFINITY };
+		char big[10000];
+		void (*old_sig)(int) = signal(SIGXFSZ, SIG_IGN);
+
+		memset(big, 'n', sizeof(big));
+		assert_int_equal(getrlimit(RLIMIT_FSIZE, &old_lim), 0);
+		lim.rlim_max = old_lim.rlim_max;
+		assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
+		int r = write_file_atomic(p, big, sizeof(big), 0600);
+		assert_int_equal(setrlimit(RLIMIT_FSIZE, &old_lim), 0);
+		signal(SIGXFSZ, old_sig);
+		assert_int_equal(r, -EFBIG);
+		assert_int_equal(count_entries(dir, "keep.tmp"), 0);
+		assert_int_equal(read_file_full(p, 100, &data, NULL), 0);
+		assert_string_equal(data, "old");
+		struct stat st;
+		assert_int_equal(stat(p, &st), 0);
+		assert_int_equal(st.st_mode & 07777, 0644);
 		free(data);
 		data = NULL;
 	}

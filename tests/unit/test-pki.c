@@ -192,6 +192,11 @@ static void test_csr_sign(void **state)
 
 	/* Client-only certificate. */
 	assert_int_equal(X509_get_extended_key_usage(y), XKU_SSL_CLIENT);
+	assert_true(pki_cert_has_usage(x, PKI_USAGE_SERVER | PKI_USAGE_CLIENT));
+	assert_true(pki_cert_has_usage(y, PKI_USAGE_CLIENT));
+	assert_false(pki_cert_has_usage(y, PKI_USAGE_SERVER));
+	assert_false(pki_cert_has_usage(y, PKI_USAGE_SERVER | PKI_USAGE_CLIENT));
+	assert_false(pki_cert_has_usage(ca, PKI_USAGE_CLIENT)); /* no EKU at all */
 	o.usage = PKI_USAGE_SERVER;
 	X509 *z = NULL;
 	assert_int_equal(pki_csr_sign(ca, ca_key, csr, &o, &z), 0);

@@ -225,6 +225,7 @@ static void test_time(void **state)
 	assert_string_equal(ts, "9999-12-31T23:59:59Z");
 	assert_null(format_rfc3339(253402300800, ts));
 	assert_null(format_rfc3339(INT64_MAX, ts));
+	assert_null(format_rfc3339(-1, ts));
 
 	assert_true(now_s() > 1700000000);
 	a = now_mono_ms();
