@@ -72,7 +72,7 @@
 #define BENCH_PATH_MAX 4096
 #define BENCH_EPOLL_EVENTS 512
 #define BENCH_FD_SLACK 64                 /* fds besides the connections */
-#define BENCH_SHARD_AGENTS 128            /* agents per curl multi handle */
+#define BENCH_SHARD_AGENTS 32             /* agents per curl multi handle */
 
 #define USEC_PER_SEC INT64_C(1000000)
 #define USEC_PER_MSEC INT64_C(1000)
