@@ -56,10 +56,10 @@
 
 /* Named maxima for everything the controller's answers can grow. */
 #define BENCH_PULL_BODY_MAX (CAIRN_PULL_MAX_BYTES + 4096) /* one pull answer */
-#define BENCH_API_BODY_MAX (256 * 1024)  /* one API answer (node, job, enrolment) */
-#define BENCH_PROC_MAX (64 * 1024)       /* /proc/<pid>/status or stat */
+#define BENCH_API_BODY_MAX (256 * 1024) /* one API answer (node, job, enrolment) */
+#define BENCH_PROC_MAX (64 * 1024)      /* /proc/<pid>/status or stat */
 #define BENCH_URL_MAX 512
-#define BENCH_DETAIL_MAX 200              /* problem detail quoted in an error */
+#define BENCH_DETAIL_MAX 200 /* problem detail quoted in an error */
 
 /* Ranges accepted on the command line. */
 #define BENCH_AGENTS_MAX 100000
@@ -67,12 +67,12 @@
 #define BENCH_RUNS_MAX 9
 #define BENCH_PARALLEL_MAX 64
 #define BENCH_SUBMITTERS_MAX 256
-#define BENCH_PEER_REQUESTS 200           /* GET /v1/health samples per run */
-#define BENCH_FSYNC_SAMPLES 50            /* 4 KiB write + fdatasync samples per run */
+#define BENCH_PEER_REQUESTS 200 /* GET /v1/health samples per run */
+#define BENCH_FSYNC_SAMPLES 50  /* 4 KiB write + fdatasync samples per run */
 #define BENCH_PATH_MAX 4096
 #define BENCH_EPOLL_EVENTS 512
-#define BENCH_FD_SLACK 64                 /* fds besides the connections */
-#define BENCH_SHARD_AGENTS 32             /* agents per curl multi handle */
+#define BENCH_FD_SLACK 64     /* fds besides the connections */
+#define BENCH_SHARD_AGENTS 32 /* agents per curl multi handle */
 
 #define USEC_PER_SEC INT64_C(1000000)
 #define USEC_PER_MSEC INT64_C(1000)
@@ -120,36 +120,34 @@ struct bench;
 /* One curl multi handle and its timer.  Shard 0 carries the API requests
  * (setup, submissions, the peer); the others carry the agents. */
 struct shard {
-	struct bench *b;          /* back pointer for callbacks */
-	CURLM *multi;             /* the handle */
-	uint32_t index;           /* in bench.shards, also in epoll data */
-	int64_t deadline_us;      /* curl's timer for this handle, -1 when none */
+	struct bench *b;     /* back pointer for callbacks */
+	CURLM *multi;        /* the handle */
+	uint32_t index;      /* in bench.shards, also in epoll data */
+	int64_t deadline_us; /* curl's timer for this handle, -1 when none */
 };
 
 /* What every transfer has; the first member of each owner, so that
  * CURLOPT_PRIVATE leads back to the owner. */
 struct req {
-	enum req_kind kind; /* which owner this is embedded in */
-	struct bench *b;    /* back pointer for callbacks */
+	enum req_kind kind;  /* which owner this is embedded in */
+	struct bench *b;     /* back pointer for callbacks */
 	struct shard *shard; /* the multi handle it runs in */
-	CURL *easy;         /* the handle, reused for every request */
-	struct buf body;    /* the answer being received */
-	int64_t t_add_us;   /* when the handle was added to the multi */
-	int64_t t_sent_us;  /* when the request went out (PREREQ), 0 before */
-	bool active;        /* in the multi handle now */
+	CURL *easy;          /* the handle, reused for every request */
+	struct buf body;     /* the answer being received */
+	int64_t t_add_us;    /* when the handle was added to the multi */
+	int64_t t_sent_us;   /* when the request went out (PREREQ), 0 before */
+	bool active;         /* in the multi handle now */
 };
 
 struct agent {
-	struct req req;                        /* first: see struct req */
-	char node_id[CAIRN_NODE_ID_MAX + 1];   /* from the enrolment answer */
-	char *cert_pem;                        /* node certificate until curl copied it */
-	int64_t after;                         /* highest seq received */
-	bool started;                          /* first poll issued */
-	bool connecting;                       /* first poll issued, not yet connected */
-	bool connected;                        /* connected at least once */
-	bool outstanding;                      /* a poll was sent and not answered */
-	bool queued;                           /* in the delay heap */
-	uint64_t polls;                        /* polls finished, answered or not */
+	struct req req;                      /* first: see struct req */
+	char node_id[CAIRN_NODE_ID_MAX + 1]; /* from the enrolment answer */
+	char *cert_pem;                      /* node certificate until curl copied it */
+	int64_t after;                       /* highest seq received */
+	bool connecting;                     /* first poll issued, not yet connected */
+	bool connected;                      /* connected at least once */
+	bool outstanding;                    /* a poll was sent and not answered */
+	uint64_t polls;                      /* polls finished, answered or not */
 };
 
 enum setup_step {
@@ -167,9 +165,9 @@ struct setup_worker {
 };
 
 struct submitter {
-	struct req req;  /* first: see struct req */
-	int64_t target;  /* agent index, -1 when idle */
-	int64_t due_us;  /* retry time after a 429, 0 when none */
+	struct req req;        /* first: see struct req */
+	int64_t target;        /* agent index, -1 when idle */
+	int64_t due_us;        /* retry time after a 429, 0 when none */
 	int64_t first_sent_us; /* send time of the first try (stays across 429) */
 };
 
@@ -220,45 +218,45 @@ struct run_result {
 	double acked, received, missing, failed, duplicates;
 	double n429, errors, reconnects;
 	double ctl_cpu_s, bench_cpu_s;
-	double rate;                                   /* achieved submissions/s */
-	double stall_ms;                               /* longest pass of our own loop */
-	double stall_cpu_ms;                           /* CPU time used in that pass */
+	double rate;         /* achieved submissions/s */
+	double stall_ms;     /* longest pass of our own loop */
+	double stall_cpu_ms; /* CPU time used in that pass */
 	double rss_kib, hwm_kib;
 };
 
 struct bench {
 	struct bench_opts o;
-	struct shard *shards;      /* [0] API, [1..] agents */
+	struct shard *shards; /* [0] API, [1..] agents */
 	size_t n_shards;
-	int epfd;                  /* epoll set of curl's sockets */
-	char *auth_header;         /* "Authorization: Bearer …" (secret) */
+	int epfd;                          /* epoll set of curl's sockets */
+	char *auth_header;                 /* "Authorization: Bearer …" (secret) */
 	struct curl_slist *api_headers;    /* bearer + JSON content type */
 	struct curl_slist *enroll_headers; /* JSON content type only */
-	char *key_pem;             /* the agents' shared private key (secret) */
-	char *csr_pem;             /* CSR for that key */
-	struct agent *agents;      /* N */
-	int64_t next_start;        /* next agent to issue its first poll */
-	int64_t connecting;        /* agents between first poll and connection */
-	int64_t connected;         /* agents connected at least once */
-	int64_t outstanding;       /* polls sent and not answered */
-	int64_t *heap_due;         /* min-heap of delayed agents: due time */
-	int64_t *heap_idx;         /*   and agent index */
+	char *key_pem;                     /* the agents' shared private key (secret) */
+	char *csr_pem;                     /* CSR for that key */
+	struct agent *agents;              /* N */
+	int64_t next_start;                /* next agent to issue its first poll */
+	int64_t connecting;                /* agents between first poll and connection */
+	int64_t connected;                 /* agents connected at least once */
+	int64_t outstanding;               /* polls sent and not answered */
+	int64_t *heap_due;                 /* min-heap of delayed agents: due time */
+	int64_t *heap_idx;                 /*   and agent index */
 	size_t heap_len;
 	struct setup_worker *workers;
-	int64_t setup_next;        /* next node to set up */
-	int setup_error;           /* first setup failure, 0 when none */
+	int64_t setup_next; /* next node to set up */
+	int setup_error;    /* first setup failure, 0 when none */
 	struct submitter *subs;
 	struct peer peer;
 	struct jobtab jobs;
 	struct counters c;
-	uint64_t rng;              /* xorshift64* state */
-	int run;                   /* current run, -1 outside runs */
-	uint64_t run_acked;        /* jobs of this run the API accepted */
-	uint64_t run_complete;     /* ... and their agents received */
-	uint64_t run_failed;       /* jobs of this run whose submission failed */
+	uint64_t rng;          /* xorshift64* state */
+	int run;               /* current run, -1 outside runs */
+	uint64_t run_acked;    /* jobs of this run the API accepted */
+	uint64_t run_complete; /* ... and their agents received */
+	uint64_t run_failed;   /* jobs of this run whose submission failed */
 	int64_t run_first_sent_us, run_last_sent_us;
-	int64_t stall_max_us;      /* longest pass through the loop, since reset */
-	int64_t stall_cpu_us;      /* CPU time this process used in that pass */
+	int64_t stall_max_us; /* longest pass through the loop, since reset */
+	int64_t stall_cpu_us; /* CPU time this process used in that pass */
 };
 
 static int64_t cpu_us(void)
@@ -374,7 +372,7 @@ static int proc_cpu(int64_t pid, double *ret_s)
 	if (!p)
 		return -EBADMSG;
 	if (sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &utime,
-		   &stime) != 2)
+	           &stime) != 2)
 		return -EBADMSG;
 	tck = sysconf(_SC_CLK_TCK);
 	if (tck <= 0)
@@ -473,7 +471,7 @@ static size_t req_write(char *ptr, size_t size, size_t nmemb, void *userdata)
 /* Called once the connection is up (new or reused), just before the
  * request is sent: the moment a request "was sent". */
 static int req_prereq(void *clientp, char *primary_ip, char *local_ip, int primary_port,
-		      int local_port)
+                      int local_port)
 {
 	struct req *rq = clientp;
 	struct bench *b = rq->b;
@@ -500,7 +498,7 @@ static int req_prereq(void *clientp, char *primary_ip, char *local_ip, int prima
 
 /* Sockets are made close-on-exec like every other fd of ours. */
 static curl_socket_t req_open_socket(void *clientp, curlsocktype purpose,
-				     struct curl_sockaddr *address)
+                                     struct curl_sockaddr *address)
 {
 	return socket(address->family, address->socktype | SOCK_CLOEXEC, address->protocol);
 }
@@ -509,7 +507,7 @@ static curl_socket_t req_open_socket(void *clientp, curlsocktype purpose,
  * request shares.
  * Returns 0 or -errno. */
 static int req_init(struct bench *b, struct req *rq, struct shard *shard, enum req_kind kind,
-		    size_t body_max, int64_t timeout_ms)
+                    size_t body_max, int64_t timeout_ms)
 {
 	rq->kind = kind;
 	rq->b = b;
@@ -528,7 +526,8 @@ static int req_init(struct bench *b, struct req *rq, struct shard *shard, enum r
 	    curl_easy_setopt(rq->easy, CURLOPT_CAINFO, b->o.ca_file) != CURLE_OK ||
 	    curl_easy_setopt(rq->easy, CURLOPT_SSL_VERIFYPEER, 1L) != CURLE_OK ||
 	    curl_easy_setopt(rq->easy, CURLOPT_SSL_VERIFYHOST, 2L) != CURLE_OK ||
-	    curl_easy_setopt(rq->easy, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1) != CURLE_OK ||
+	    curl_easy_setopt(rq->easy, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1) !=
+	            CURLE_OK ||
 	    curl_easy_setopt(rq->easy, CURLOPT_NOSIGNAL, 1L) != CURLE_OK ||
 	    curl_easy_setopt(rq->easy, CURLOPT_CONNECTTIMEOUT_MS, 60000L) != CURLE_OK ||
 	    curl_easy_setopt(rq->easy, CURLOPT_TIMEOUT_MS, (long)timeout_ms) != CURLE_OK)
@@ -590,7 +589,7 @@ static void req_print_problem(struct req *rq, const char *what, long code)
 		detail = json_string_value(json_object_get(doc, "detail"));
 	}
 	fprintf(stderr, "bench-dispatch: %s: HTTP %ld %s%s%.*s\n", what, code, title ? title : "",
-		detail ? ": " : "", BENCH_DETAIL_MAX, detail ? detail : "");
+	        detail ? ": " : "", BENCH_DETAIL_MAX, detail ? detail : "");
 }
 
 /* --- event loop ------------------------------------------------------------ */
@@ -736,7 +735,6 @@ static void bench_wake(struct bench *b, int64_t now)
 	while (b->heap_len > 0 && b->heap_due[0] <= now) {
 		struct agent *a = &b->agents[heap_pop(b)];
 
-		a->queued = false;
 		agent_poll(b, a);
 	}
 	for (int64_t i = 0; b->workers && i < b->o.parallel; i++) {
@@ -826,7 +824,7 @@ static void bench_idle(struct bench *b, int64_t us)
  * The signature is not checked: the bench measures delivery only.
  * Returns 0 or -EBADMSG. */
 static int job_read(const char *jws, size_t len, char ret_jti[static UUID_STRING_MAX],
-		    int64_t *ret_seq)
+                    int64_t *ret_seq)
 {
 	_cleanup_free_ unsigned char *raw = NULL;
 	_cleanup_json_ json_t *payload = NULL;
@@ -872,7 +870,8 @@ static int agent_take_jobs(struct bench *b, struct agent *a, int64_t now, int64_
 	next = json_object_get(doc, "next_poll_s");
 	if (json_is_integer(next))
 		next_poll_s = MIN(MAX(json_integer_value(next), 0), 3600);
-	json_array_foreach(jobs, i, v) {
+	json_array_foreach(jobs, i, v)
+	{
 		char jti[UUID_STRING_MAX];
 		struct jobrec *rec;
 		int64_t seq;
@@ -913,14 +912,15 @@ static int agent_poll(struct bench *b, struct agent *a)
 	if (a->polls == 0 && wait > 1)
 		wait = 1 + (int64_t)(bench_random(b) % (uint64_t)wait);
 	n = snprintf(url, sizeof(url), "%s%s?after=%" PRId64 "&wait=%" PRId64, b->o.gateway_url,
-		     CAIRN_PATH_AGENT_JOBS, a->after, wait);
+	             CAIRN_PATH_AGENT_JOBS, a->after, wait);
 	if (n < 0 || (size_t)n >= sizeof(url))
 		return -ENAMETOOLONG;
 	if (curl_easy_setopt(a->req.easy, CURLOPT_URL, url) != CURLE_OK)
 		return -EINVAL;
 	r = req_start(b, &a->req);
 	if (r < 0) {
-		fprintf(stderr, "bench-dispatch: cannot add poll of b%td\n", a - b->agents + 1);
+		fprintf(stderr, "bench-dispatch: cannot add poll of %s%td\n", b->o.name_prefix,
+		        a - b->agents + 1);
 		return r;
 	}
 	return 0;
@@ -928,7 +928,6 @@ static int agent_poll(struct bench *b, struct agent *a)
 
 static void agent_delay(struct bench *b, struct agent *a, int64_t us)
 {
-	a->queued = true;
 	heap_push(b, mono_us() + us, a - b->agents);
 }
 
@@ -990,21 +989,21 @@ static void agent_done(struct bench *b, struct agent *a, CURLcode res)
 static int agent_init(struct bench *b, struct agent *a)
 {
 	struct curl_blob cert = {
-		.data = a->cert_pem,
-		.len = strlen(a->cert_pem),
-		.flags = CURL_BLOB_COPY,
+	        .data = a->cert_pem,
+	        .len = strlen(a->cert_pem),
+	        .flags = CURL_BLOB_COPY,
 	};
 	struct curl_blob key = {
-		.data = b->key_pem,
-		.len = strlen(b->key_pem),
-		.flags = CURL_BLOB_COPY,
+	        .data = b->key_pem,
+	        .len = strlen(b->key_pem),
+	        .flags = CURL_BLOB_COPY,
 	};
 	int r;
 
 	/* Agent i runs in shard 1 + i % (shards - 1), so that the ramp fills
 	 * them evenly. */
 	r = req_init(b, &a->req, &b->shards[1 + (size_t)(a - b->agents) % (b->n_shards - 1)],
-		     REQ_AGENT, BENCH_PULL_BODY_MAX, (b->o.wait_s + 30) * 1000);
+	             REQ_AGENT, BENCH_PULL_BODY_MAX, (b->o.wait_s + 30) * 1000);
 	if (r < 0)
 		return r;
 	if (curl_easy_setopt(a->req.easy, CURLOPT_SSLCERT_BLOB, &cert) != CURLE_OK ||
@@ -1026,7 +1025,6 @@ static void agents_ramp(struct bench *b)
 	while (b->next_start < b->o.agents && b->connecting < b->o.connect_batch) {
 		struct agent *a = &b->agents[b->next_start++];
 
-		a->started = true;
 		a->connecting = true;
 		b->connecting++;
 		if (agent_poll(b, a) < 0) {
@@ -1098,7 +1096,8 @@ static void setup_send(struct bench *b, struct setup_worker *w)
 	 * wiped when the step is over (it may hold the join token). */
 	if (curl_easy_setopt(w->req.easy, CURLOPT_URL, url) != CURLE_OK ||
 	    curl_easy_setopt(w->req.easy, CURLOPT_HTTPHEADER, headers) != CURLE_OK ||
-	    curl_easy_setopt(w->req.easy, CURLOPT_POSTFIELDSIZE, (long)strlen(w->post)) != CURLE_OK ||
+	    curl_easy_setopt(w->req.easy, CURLOPT_POSTFIELDSIZE, (long)strlen(w->post)) !=
+	            CURLE_OK ||
 	    curl_easy_setopt(w->req.easy, CURLOPT_POSTFIELDS, w->post) != CURLE_OK) {
 		setup_abort(b, w, -EINVAL);
 		return;
@@ -1166,8 +1165,8 @@ static void setup_done(struct bench *b, struct setup_worker *w, CURLcode res)
 	curl_easy_getinfo(w->req.easy, CURLINFO_RESPONSE_CODE, &code);
 	req_stop(b, &w->req);
 	if (res != CURLE_OK) {
-		fprintf(stderr, "bench-dispatch: %s for %s%" PRId64 ": %s\n", what, b->o.name_prefix,
-			w->node + 1, curl_easy_strerror(res));
+		fprintf(stderr, "bench-dispatch: %s for %s%" PRId64 ": %s\n", what,
+		        b->o.name_prefix, w->node + 1, curl_easy_strerror(res));
 		setup_abort(b, w, -EIO);
 		return;
 	}
@@ -1215,7 +1214,7 @@ static int bench_setup(struct bench *b, double *ret_s)
 	for (int64_t i = 0; i < b->o.parallel; i++) {
 		b->workers[i].node = -1;
 		r = req_init(b, &b->workers[i].req, &b->shards[0], REQ_SETUP, BENCH_API_BODY_MAX,
-			     60000);
+		             60000);
 		if (r < 0)
 			return r;
 	}
@@ -1248,7 +1247,7 @@ static void submit_send(struct bench *b, struct submitter *s)
 	int n;
 
 	n = snprintf(url, sizeof(url), "%s%s/%s/jobs", b->o.api_url, CAIRN_PATH_NODES,
-		     b->agents[s->target].node_id);
+	             b->agents[s->target].node_id);
 	if (n < 0 || (size_t)n >= sizeof(url) ||
 	    curl_easy_setopt(s->req.easy, CURLOPT_URL, url) != CURLE_OK ||
 	    req_start(b, &s->req) < 0) {
@@ -1350,9 +1349,9 @@ static double bench_connect(struct bench *b)
 	done = mono_us();
 	if (b->connected < b->o.agents)
 		fprintf(stderr,
-			"bench-dispatch: after %" PRId64 " s only %" PRId64 " of %" PRId64
-			" agents have connected (%" PRId64 " polls outstanding)\n",
-			b->o.connect_timeout_s, b->connected, b->o.agents, b->outstanding);
+		        "bench-dispatch: after %" PRId64 " s only %" PRId64 " of %" PRId64
+		        " agents have connected (%" PRId64 " polls outstanding)\n",
+		        b->o.connect_timeout_s, b->connected, b->o.agents, b->outstanding);
 	return (double)(done - t0) / 1e6;
 }
 
@@ -1429,7 +1428,7 @@ static int fsync_peer(const char *dir, double *ret_p50, double *ret_p99)
 		int64_t t0 = mono_us();
 
 		if (pwrite(fd, block, sizeof(block), (off_t)(i % 16) * (off_t)sizeof(block)) !=
-			    (ssize_t)sizeof(block) ||
+		            (ssize_t)sizeof(block) ||
 		    fdatasync(fd) < 0)
 			return errno ? -errno : -EIO;
 		lat[i] = (double)(mono_us() - t0) / 1e3;
@@ -1443,7 +1442,7 @@ static int fsync_peer(const char *dir, double *ret_p50, double *ret_p99)
 /* One dispatch run: M submissions at the steady rate, then waits until
  * every accepted job reached its agent (or the drain timeout). */
 static int bench_run(struct bench *b, int run, const int64_t *targets, size_t n_targets,
-		     struct run_result *ret)
+                     struct run_result *ret)
 {
 	struct counters c0 = b->c;
 	struct run_result res = {};
@@ -1456,7 +1455,7 @@ static int bench_run(struct bench *b, int run, const int64_t *targets, size_t n_
 	r = fsync_peer(b->o.fsync_dir, &res.fsync_p50, &res.fsync_p99);
 	if (r < 0) {
 		fprintf(stderr, "bench-dispatch: fsync timing in %s: %s\n", b->o.fsync_dir,
-			strerror(-r));
+		        strerror(-r));
 		return r;
 	}
 	bench_settle(b);
@@ -1541,13 +1540,13 @@ static int bench_run(struct bench *b, int run, const int64_t *targets, size_t n_
 	res.failed = (double)b->run_failed;
 	res.n429 = (double)(b->c.agent_429 - c0.agent_429 + b->c.submit_429 - c0.submit_429);
 	res.errors = (double)(b->c.agent_errors - c0.agent_errors + b->c.agent_http_errors -
-			      c0.agent_http_errors + b->c.agent_bad_answers - c0.agent_bad_answers +
-			      b->c.submit_errors - c0.submit_errors + b->c.jobs_bad - c0.jobs_bad);
+	                      c0.agent_http_errors + b->c.agent_bad_answers - c0.agent_bad_answers +
+	                      b->c.submit_errors - c0.submit_errors + b->c.jobs_bad - c0.jobs_bad);
 	res.reconnects = (double)(b->c.agent_reconnects - c0.agent_reconnects);
 	res.rate = b->run_last_sent_us > b->run_first_sent_us
-			   ? (res.acked - 1) * 1e6 /
-				     (double)(b->run_last_sent_us - b->run_first_sent_us)
-			   : NAN;
+	                   ? (res.acked - 1) * 1e6 /
+	                             (double)(b->run_last_sent_us - b->run_first_sent_us)
+	                   : NAN;
 	if (proc_memory(b->o.pid, &rss, &hwm) == 0) {
 		res.rss_kib = (double)rss;
 		res.hwm_kib = (double)hwm;
@@ -1562,38 +1561,41 @@ static int bench_run(struct bench *b, int run, const int64_t *targets, size_t n_
 /* --- report ---------------------------------------------------------------- */
 
 struct field {
-	const char *key;   /* RESULT key and column head */
-	size_t offset;     /* in struct run_result */
-	int width;         /* column width */
-	int decimals;      /* digits after the point */
+	const char *key; /* RESULT key and column head */
+	size_t offset;   /* in struct run_result */
+	int width;       /* column width */
+	int decimals;    /* digits after the point */
 };
 
-#define FIELD(k, m, w, d) {k, offsetof(struct run_result, m), w, d}
+#define FIELD(k, m, w, d)                                                                          \
+	{                                                                                          \
+		k, offsetof(struct run_result, m), w, d                                            \
+	}
 static const struct field fields[] = {
-	FIELD("acked", acked, 6, 0),
-	FIELD("recv", received, 6, 0),
-	FIELD("miss", missing, 5, 0),
-	FIELD("fail", failed, 5, 0),
-	FIELD("disp_p50_ms", disp_p50, 12, 1),
-	FIELD("disp_p90_ms", disp_p90, 12, 1),
-	FIELD("disp_p99_ms", disp_p99, 12, 1),
-	FIELD("disp_max_ms", disp_max, 12, 1),
-	FIELD("sub_p50_ms", sub_p50, 11, 1),
-	FIELD("sub_p99_ms", sub_p99, 11, 1),
-	FIELD("peer_p50_ms", peer_p50, 12, 2),
-	FIELD("fsync_p50_ms", fsync_p50, 13, 2),
-	FIELD("fsync_p99_ms", fsync_p99, 13, 2),
-	FIELD("rate", rate, 6, 1),
-	FIELD("n429", n429, 5, 0),
-	FIELD("errors", errors, 7, 0),
-	FIELD("reconn", reconnects, 7, 0),
-	FIELD("dup", duplicates, 4, 0),
-	FIELD("ctl_cpu_s", ctl_cpu_s, 10, 2),
-	FIELD("bench_cpu_s", bench_cpu_s, 12, 2),
-	FIELD("stall_ms", stall_ms, 9, 1),
-	FIELD("stall_cpu_ms", stall_cpu_ms, 13, 1),
-	FIELD("rss_kib", rss_kib, 9, 0),
-	FIELD("hwm_kib", hwm_kib, 9, 0),
+        FIELD("acked", acked, 6, 0),
+        FIELD("recv", received, 6, 0),
+        FIELD("miss", missing, 5, 0),
+        FIELD("fail", failed, 5, 0),
+        FIELD("disp_p50_ms", disp_p50, 12, 1),
+        FIELD("disp_p90_ms", disp_p90, 12, 1),
+        FIELD("disp_p99_ms", disp_p99, 12, 1),
+        FIELD("disp_max_ms", disp_max, 12, 1),
+        FIELD("sub_p50_ms", sub_p50, 11, 1),
+        FIELD("sub_p99_ms", sub_p99, 11, 1),
+        FIELD("peer_p50_ms", peer_p50, 12, 2),
+        FIELD("fsync_p50_ms", fsync_p50, 13, 2),
+        FIELD("fsync_p99_ms", fsync_p99, 13, 2),
+        FIELD("rate", rate, 6, 1),
+        FIELD("n429", n429, 5, 0),
+        FIELD("errors", errors, 7, 0),
+        FIELD("reconn", reconnects, 7, 0),
+        FIELD("dup", duplicates, 4, 0),
+        FIELD("ctl_cpu_s", ctl_cpu_s, 10, 2),
+        FIELD("bench_cpu_s", bench_cpu_s, 12, 2),
+        FIELD("stall_ms", stall_ms, 9, 1),
+        FIELD("stall_cpu_ms", stall_cpu_ms, 13, 1),
+        FIELD("rss_kib", rss_kib, 9, 0),
+        FIELD("hwm_kib", hwm_kib, 9, 0),
 };
 
 static double field_get(const struct run_result *r, const struct field *f)
@@ -1650,9 +1652,9 @@ static int raise_fd_limit(int64_t need)
 		return -errno;
 	if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < (rlim_t)need) {
 		fprintf(stderr,
-			"bench-dispatch: need %" PRId64 " file descriptors, hard limit is %llu "
-			"(raise it: ulimit -Hn, LimitNOFILE=)\n",
-			need, (unsigned long long)rl.rlim_max);
+		        "bench-dispatch: need %" PRId64 " file descriptors, hard limit is %llu "
+		        "(raise it: ulimit -Hn, LimitNOFILE=)\n",
+		        need, (unsigned long long)rl.rlim_max);
 		return -EMFILE;
 	}
 	rl.rlim_cur = rl.rlim_max;
@@ -1676,7 +1678,7 @@ static int bench_init(struct bench *b)
 	r = read_one_line(b->o.token_file, CAIRN_TOKEN_MAX, &token);
 	if (r < 0) {
 		fprintf(stderr, "bench-dispatch: cannot read %s: %s\n", b->o.token_file,
-			strerror(-r));
+		        strerror(-r));
 		return r;
 	}
 	auth_len = strlen("Authorization: Bearer ") + strlen(token) + 1;
@@ -1686,7 +1688,8 @@ static int bench_init(struct bench *b)
 	snprintf(b->auth_header, auth_len, "Authorization: Bearer %s", token);
 	b->api_headers = curl_slist_append(NULL, b->auth_header);
 	if (b->api_headers)
-		b->api_headers = curl_slist_append(b->api_headers, "Content-Type: application/json");
+		b->api_headers =
+		        curl_slist_append(b->api_headers, "Content-Type: application/json");
 	b->enroll_headers = curl_slist_append(NULL, "Content-Type: application/json");
 	if (!b->api_headers || !b->enroll_headers)
 		return -ENOMEM;
@@ -1727,7 +1730,7 @@ static int bench_init(struct bench *b)
 		struct shard *sh = &b->shards[k];
 		/* Every connection stays cached between requests. */
 		long maxconnects = k == 0 ? (long)(b->o.parallel + b->o.submitters + 8)
-					  : (long)BENCH_SHARD_AGENTS + 8;
+		                          : (long)BENCH_SHARD_AGENTS + 8;
 
 		sh->b = b;
 		sh->index = (uint32_t)k;
@@ -1735,9 +1738,11 @@ static int bench_init(struct bench *b)
 		sh->multi = curl_multi_init();
 		if (!sh->multi)
 			return -ENOMEM;
-		if (curl_multi_setopt(sh->multi, CURLMOPT_SOCKETFUNCTION, bench_socket_cb) != CURLM_OK ||
+		if (curl_multi_setopt(sh->multi, CURLMOPT_SOCKETFUNCTION, bench_socket_cb) !=
+		            CURLM_OK ||
 		    curl_multi_setopt(sh->multi, CURLMOPT_SOCKETDATA, sh) != CURLM_OK ||
-		    curl_multi_setopt(sh->multi, CURLMOPT_TIMERFUNCTION, bench_timer_cb) != CURLM_OK ||
+		    curl_multi_setopt(sh->multi, CURLMOPT_TIMERFUNCTION, bench_timer_cb) !=
+		            CURLM_OK ||
 		    curl_multi_setopt(sh->multi, CURLMOPT_TIMERDATA, sh) != CURLM_OK ||
 		    curl_multi_setopt(sh->multi, CURLMOPT_MAXCONNECTS, maxconnects) != CURLM_OK)
 			return -EINVAL;
@@ -1752,7 +1757,7 @@ static int bench_init(struct bench *b)
 			return r;
 		if (curl_easy_setopt(s->req.easy, CURLOPT_HTTPHEADER, b->api_headers) != CURLE_OK ||
 		    curl_easy_setopt(s->req.easy, CURLOPT_POSTFIELDSIZE,
-				     (long)strlen(submit_body)) != CURLE_OK ||
+		                     (long)strlen(submit_body)) != CURLE_OK ||
 		    curl_easy_setopt(s->req.easy, CURLOPT_POSTFIELDS, submit_body) != CURLE_OK)
 			return -EINVAL;
 	}
@@ -1812,37 +1817,37 @@ static void bench_free(struct bench *b)
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"Usage: bench-dispatch --api URL --gateway URL --ca FILE --token-file FILE [options]\n"
-		"\n"
-		"Long-polls one cairn-controller with N simulated agents and measures job\n"
-		"dispatch latency.  See docs/bench.md.\n"
-		"\n"
-		"  --agents N            simulated agents (default 1000)\n"
-		"  --jobs M              jobs per run (default 1000)\n"
-		"  --rate R              submissions per second (default 100)\n"
-		"  --runs K              dispatch runs, median reported (default 3, at most %d)\n"
-		"  --wait S              long-poll wait in seconds (default 30)\n"
-		"  --parallel P          setup connections (default 8)\n"
-		"  --submitters S        submissions in flight at most (default 32)\n"
-		"  --connect-batch B     agents connecting at once at most (default 64)\n"
-		"  --connect-timeout S   wait for all agents at most S seconds (default 180)\n"
-		"  --drain-timeout S     wait for undelivered jobs at most S seconds (default 40)\n"
-		"  --pid PID             controller pid, for RSS and CPU from /proc\n"
-		"  --name-prefix P       node names P1…PN (default \"b\")\n"
-		"  --seed X              seed for the choice of target nodes (default 1)\n"
-		"  --fsync-dir DIR       time write+fdatasync there (the controller's state dir)\n",
-		BENCH_RUNS_MAX);
+	        "Usage: bench-dispatch --api URL --gateway URL --ca FILE --token-file FILE "
+	        "[options]\n"
+	        "\n"
+	        "Long-polls one cairn-controller with N simulated agents and measures job\n"
+	        "dispatch latency.  See docs/bench.md.\n"
+	        "\n"
+	        "  --agents N            simulated agents (default 1000)\n"
+	        "  --jobs M              jobs per run (default 1000)\n"
+	        "  --rate R              submissions per second (default 100)\n"
+	        "  --runs K              dispatch runs, median reported (default 3, at most %d)\n"
+	        "  --wait S              long-poll wait in seconds (default 30)\n"
+	        "  --parallel P          setup connections (default 8)\n"
+	        "  --submitters S        submissions in flight at most (default 32)\n"
+	        "  --connect-batch B     agents connecting at once at most (default 64)\n"
+	        "  --connect-timeout S   wait for all agents at most S seconds (default 180)\n"
+	        "  --drain-timeout S     wait for undelivered jobs at most S seconds (default 40)\n"
+	        "  --pid PID             controller pid, for RSS and CPU from /proc\n"
+	        "  --name-prefix P       node names P1…PN (default \"b\")\n"
+	        "  --seed X              seed for the choice of target nodes (default 1)\n"
+	        "  --fsync-dir DIR       time write+fdatasync there (the controller's state dir)\n",
+	        BENCH_RUNS_MAX);
 }
 
-static int parse_opt_int(const char *name, const char *arg, int64_t min, int64_t max,
-			 int64_t *ret)
+static int parse_opt_int(const char *name, const char *arg, int64_t min, int64_t max, int64_t *ret)
 {
 	int r = parse_int64(arg, min, max, ret);
 
 	if (r < 0)
-		fprintf(stderr, "bench-dispatch: --%s: expected an integer in %" PRId64 "..%" PRId64
-				"\n",
-			name, min, max);
+		fprintf(stderr,
+		        "bench-dispatch: --%s: expected an integer in %" PRId64 "..%" PRId64 "\n",
+		        name, min, max);
 	return r;
 }
 
@@ -1869,42 +1874,42 @@ static int parse_args(int argc, char **argv, struct bench_opts *o)
 		OPT_FSYNC_DIR,
 	};
 	static const struct option options[] = {
-		{"help", no_argument, NULL, 'h'},
-		{"api", required_argument, NULL, OPT_API},
-		{"gateway", required_argument, NULL, OPT_GATEWAY},
-		{"ca", required_argument, NULL, OPT_CA},
-		{"token-file", required_argument, NULL, OPT_TOKEN_FILE},
-		{"agents", required_argument, NULL, OPT_AGENTS},
-		{"jobs", required_argument, NULL, OPT_JOBS},
-		{"rate", required_argument, NULL, OPT_RATE},
-		{"runs", required_argument, NULL, OPT_RUNS},
-		{"wait", required_argument, NULL, OPT_WAIT},
-		{"parallel", required_argument, NULL, OPT_PARALLEL},
-		{"submitters", required_argument, NULL, OPT_SUBMITTERS},
-		{"connect-batch", required_argument, NULL, OPT_CONNECT_BATCH},
-		{"connect-timeout", required_argument, NULL, OPT_CONNECT_TIMEOUT},
-		{"drain-timeout", required_argument, NULL, OPT_DRAIN_TIMEOUT},
-		{"pid", required_argument, NULL, OPT_PID},
-		{"name-prefix", required_argument, NULL, OPT_NAME_PREFIX},
-		{"seed", required_argument, NULL, OPT_SEED},
-		{"fsync-dir", required_argument, NULL, OPT_FSYNC_DIR},
-		{},
+	        {"help", no_argument, NULL, 'h'},
+	        {"api", required_argument, NULL, OPT_API},
+	        {"gateway", required_argument, NULL, OPT_GATEWAY},
+	        {"ca", required_argument, NULL, OPT_CA},
+	        {"token-file", required_argument, NULL, OPT_TOKEN_FILE},
+	        {"agents", required_argument, NULL, OPT_AGENTS},
+	        {"jobs", required_argument, NULL, OPT_JOBS},
+	        {"rate", required_argument, NULL, OPT_RATE},
+	        {"runs", required_argument, NULL, OPT_RUNS},
+	        {"wait", required_argument, NULL, OPT_WAIT},
+	        {"parallel", required_argument, NULL, OPT_PARALLEL},
+	        {"submitters", required_argument, NULL, OPT_SUBMITTERS},
+	        {"connect-batch", required_argument, NULL, OPT_CONNECT_BATCH},
+	        {"connect-timeout", required_argument, NULL, OPT_CONNECT_TIMEOUT},
+	        {"drain-timeout", required_argument, NULL, OPT_DRAIN_TIMEOUT},
+	        {"pid", required_argument, NULL, OPT_PID},
+	        {"name-prefix", required_argument, NULL, OPT_NAME_PREFIX},
+	        {"seed", required_argument, NULL, OPT_SEED},
+	        {"fsync-dir", required_argument, NULL, OPT_FSYNC_DIR},
+	        {},
 	};
 	int c, r = 0;
 
 	*o = (struct bench_opts){
-		.name_prefix = "b",
-		.agents = 1000,
-		.jobs = 1000,
-		.rate = 100,
-		.runs = 3,
-		.wait_s = 30,
-		.parallel = 8,
-		.submitters = 32,
-		.connect_batch = 64,
-		.connect_timeout_s = 180,
-		.drain_timeout_s = 40,
-		.seed = 1,
+	        .name_prefix = "b",
+	        .agents = 1000,
+	        .jobs = 1000,
+	        .rate = 100,
+	        .runs = 3,
+	        .wait_s = 30,
+	        .parallel = 8,
+	        .submitters = 32,
+	        .connect_batch = 64,
+	        .connect_timeout_s = 180,
+	        .drain_timeout_s = 40,
+	        .seed = 1,
 	};
 	while (r == 0 && (c = getopt_long(argc, argv, "h", options, NULL)) >= 0) {
 		switch (c) {
@@ -1943,14 +1948,15 @@ static int parse_args(int argc, char **argv, struct bench_opts *o)
 			break;
 		case OPT_SUBMITTERS:
 			r = parse_opt_int("submitters", optarg, 1, BENCH_SUBMITTERS_MAX,
-					  &o->submitters);
+			                  &o->submitters);
 			break;
 		case OPT_CONNECT_BATCH:
 			r = parse_opt_int("connect-batch", optarg, 1, BENCH_AGENTS_MAX,
-					  &o->connect_batch);
+			                  &o->connect_batch);
 			break;
 		case OPT_CONNECT_TIMEOUT:
-			r = parse_opt_int("connect-timeout", optarg, 1, 3600, &o->connect_timeout_s);
+			r = parse_opt_int("connect-timeout", optarg, 1, 3600,
+			                  &o->connect_timeout_s);
 			break;
 		case OPT_DRAIN_TIMEOUT:
 			r = parse_opt_int("drain-timeout", optarg, 0, 3600, &o->drain_timeout_s);
@@ -2015,17 +2021,18 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	printf("bench-dispatch: N=%" PRId64 " agents, M=%" PRId64 " node.facts jobs per run at %" PRId64
-	       "/s, %" PRId64 " runs, wait=%" PRId64 " s, controller pid %" PRId64 "\n",
+	printf("bench-dispatch: N=%" PRId64 " agents, M=%" PRId64
+	       " node.facts jobs per run at %" PRId64 "/s, %" PRId64 " runs, wait=%" PRId64
+	       " s, controller pid %" PRId64 "\n",
 	       b.o.agents, b.o.jobs, b.o.rate, b.o.runs, b.o.wait_s, b.o.pid);
 	(void)proc_memory(b.o.pid, &rss_start, &hwm_start);
 	print_memory("at start", b.o.pid);
 
 	r = bench_setup(&b, &setup_s);
 	if (r < 0) {
-		fprintf(stderr, "bench-dispatch: setup failed after %" PRId64 " of %" PRId64
-				" nodes: %s\n",
-			b.setup_next, b.o.agents, strerror(-r));
+		fprintf(stderr,
+		        "bench-dispatch: setup failed after %" PRId64 " of %" PRId64 " nodes: %s\n",
+		        b.setup_next, b.o.agents, strerror(-r));
 		goto out;
 	}
 	printf("setup: %" PRId64 " nodes created and enrolled in %.2f s (%.0f/s, %" PRId64
@@ -2047,7 +2054,8 @@ int main(int argc, char **argv)
 		ctl_cpu1 = NAN;
 	self_cpu1 = self_cpu_s();
 	bench_settle(&b);
-	printf("connect: %" PRId64 " of %" PRId64 " agents connected in %.2f s (CPU s: controller %.2f, "
+	printf("connect: %" PRId64 " of %" PRId64
+	       " agents connected in %.2f s (CPU s: controller %.2f, "
 	       "bench %.2f), %" PRId64 " polls outstanding, %" PRIu64 " reconnections, %" PRIu64
 	       " errors, %" PRIu64 " x 429\n",
 	       b.connected, b.o.agents, connect_s, ctl_cpu1 - ctl_cpu0, self_cpu1 - self_cpu0,
@@ -2076,7 +2084,8 @@ int main(int argc, char **argv)
 
 		r = bench_run(&b, (int)i, targets, (size_t)n_targets, &runs[i]);
 		if (r < 0) {
-			fprintf(stderr, "bench-dispatch: run %" PRId64 ": %s\n", i + 1, strerror(-r));
+			fprintf(stderr, "bench-dispatch: run %" PRId64 ": %s\n", i + 1,
+			        strerror(-r));
 			goto out;
 		}
 		snprintf(label, sizeof(label), "%" PRId64, i + 1);
@@ -2085,7 +2094,8 @@ int main(int argc, char **argv)
 	report_median(runs, (size_t)b.o.runs, &med);
 	report_row("median", &med);
 	print_memory("after the runs", b.o.pid);
-	printf("ratios: dispatch p50 / GET /v1/health p50 = %.1f; dispatch p50 / fdatasync p50 = %.1f; "
+	printf("ratios: dispatch p50 / GET /v1/health p50 = %.1f; dispatch p50 / fdatasync p50 = "
+	       "%.1f; "
 	       "dispatch p99 / 1 s target = %.3f\n",
 	       med.disp_p50 / med.peer_p50, med.disp_p50 / med.fsync_p50, med.disp_p99 / 1000.0);
 
