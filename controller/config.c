@@ -237,6 +237,11 @@ int config_parse(const char *name, const char *data, size_t len, struct config *
 		{ "userdata", keys_userdata },
 		{ "testing", keys_testing },
 	};
+	/* A misspelled section ("[ratelimt]") must not pass silently. */
+	r = ini_check_sections(ini, (const char *const[]){ "", "controller", "ratelimit", "userdata", "testing", NULL },
+			       ret_error);
+	if (r < 0)
+		return r;
 	for (size_t i = 0; i < ELEMENTSOF(sections); i++) {
 		r = ini_check_keys(ini, sections[i].section, sections[i].keys, ret_error);
 		if (r < 0)

@@ -108,6 +108,7 @@ static void test_errors(void **state)
 	expect_error("[userdata]\nagent_package = cairn-agent; rm -rf /\n", "agent_package");
 	expect_error("[testing]\nallow_raw_jobs = maybe\n", "allow_raw_jobs");
 	expect_error("[controller\n", "controller.conf:1");
+	expect_error("[ratelimt]\napi_rate = 1\n", "ratelimt");
 }
 
 static void test_missing_file(void **state)
