@@ -57,6 +57,17 @@ fi
 # The listing shows all three enrolled.
 h_eq "three nodes enrolled" 3 "$(api GET /v1/nodes | jq '[.nodes[] | select(.state=="enrolled")] | length')"
 h_check "cairnctl nodes list works" sh -c "'$CLI_BIN' nodes list | grep -q node3"
+h_check "cairnctl nodes show prints facts" sh -c "'$CLI_BIN' --output json nodes show '${NODE[2]}' | jq -e '.facts.cpus >= 1'"
+h_check "cairnctl jobs submit --watch exits 0 on success" \
+	"$CLI_BIN" jobs submit "${NODE[3]}" node.facts --watch
+job=$("$CLI_BIN" --output json jobs submit "${NODE[3]}" debug.sleep --params '{"seconds":0}' | jq -r .id)
+h_check "cairnctl jobs watch follows a job to the end" "$CLI_BIN" jobs watch "$job" --timeout 30
+h_check "cairnctl jobs show lists its attempts" sh -c "'$CLI_BIN' --output json jobs show '$job' | jq -e '.attempts | length == 1'"
+h_check "cairnctl jobs list filters by node" sh -c "'$CLI_BIN' --output json jobs list --node '${NODE[3]}' | jq -e '[.jobs[].node_id] | unique == [\"${NODE[3]}\"]'"
+bad=$("$CLI_BIN" jobs submit "${NODE[3]}" no.such.type >/dev/null 2>"$T/cli.err"; echo $?)
+h_eq "cairnctl reports an API error with exit 1" 1 "$bad"
+h_check "the error names the problem" grep -qi 'error' "$T/cli.err"
+h_check "cairnctl refuses a token in argv" sh -c "! '$CLI_BIN' --token x nodes list 2>/dev/null"
 
 # No secret reaches a log: admin token, join tokens, private keys.
 leaks=0
