@@ -70,6 +70,7 @@ int fsync_parent_dir(const char *path)
 
 int write_file_atomic(const char *path, const void *data, size_t len, mode_t mode)
 {
+	/* mkostemp() replaces the six X with a unique name. */
 	static const char suffix[] = ".tmp.XXXXXX";
 	_cleanup_free_ char *tmp = NULL;
 	size_t plen;

@@ -483,22 +483,22 @@ static int agent_resume(struct agent *a, const char *jti)
 
 static int agent_recover(struct agent *a)
 {
-	_cleanup_free_ struct journal_todo *todo = NULL;
+	_cleanup_free_ struct journal_step *steps = NULL;
 	size_t n = 0;
 	int r;
 
-	r = journal_recover(a->journal, &a->state, agent_type_idempotent, &todo, &n, &a->journal_open);
+	r = journal_recover(a->journal, &a->state, agent_type_idempotent, &steps, &n, &a->journal_open);
 	if (r < 0)
 		return log_error_errno(r, "journal recovery failed in %s", a->config->state_dir);
 	if (n > 0)
 		log_notice("journal: %zu job(s) to finish or report", n);
 	for (size_t i = 0; i < n; i++) {
-		if (todo[i].action == JOURNAL_ACTION_RUN)
-			r = agent_resume(a, todo[i].jti);
+		if (steps[i].action == JOURNAL_ACTION_RUN)
+			r = agent_resume(a, steps[i].jti);
 		else {
 			struct journal_entry e = {};
 
-			r = journal_entry_load(a->journal, todo[i].jti, &e);
+			r = journal_entry_load(a->journal, steps[i].jti, &e);
 			if (r >= 0) {
 				r = report_result(a, e.jti, e.result);
 				if (r >= 0) {

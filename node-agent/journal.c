@@ -318,7 +318,7 @@ static int journal_scan(struct journal *j, int (*cb)(struct journal *j, const ch
 struct recover_ctx {
 	struct agent_state *st;
 	bool (*idempotent)(const char *type);
-	struct journal_todo *todo;
+	struct journal_step *steps;
 	size_t n, alloc;
 	size_t open;
 	int64_t max_accepted;
@@ -376,26 +376,26 @@ static int recover_one(struct journal *j, const char *jti, void *userdata)
 	if (act) {
 		if (c->n == c->alloc) {
 			size_t a = MAX(c->alloc * 2, (size_t)16);
-			struct journal_todo *t = reallocarray(c->todo, a, sizeof(*t));
+			struct journal_step *t = reallocarray(c->steps, a, sizeof(*t));
 
 			if (!t) {
 				journal_entry_done(&e);
 				return -ENOMEM;
 			}
-			c->todo = t;
+			c->steps = t;
 			c->alloc = a;
 		}
-		c->todo[c->n] = (struct journal_todo){ .seq = e.seq, .action = action };
-		memcpy(c->todo[c->n].jti, e.jti, UUID_STRING_MAX);
+		c->steps[c->n] = (struct journal_step){ .seq = e.seq, .action = action };
+		memcpy(c->steps[c->n].jti, e.jti, UUID_STRING_MAX);
 		c->n++;
 	}
 	journal_entry_done(&e);
 	return 0;
 }
 
-static int todo_cmp(const void *a, const void *b)
+static int step_cmp(const void *a, const void *b)
 {
-	const struct journal_todo *x = a, *y = b;
+	const struct journal_step *x = a, *y = b;
 
 	if (x->seq != y->seq)
 		return x->seq < y->seq ? -1 : 1;
@@ -403,27 +403,27 @@ static int todo_cmp(const void *a, const void *b)
 }
 
 int journal_recover(struct journal *j, struct agent_state *st, bool (*idempotent)(const char *type),
-		    struct journal_todo **ret, size_t *ret_n, size_t *ret_open)
+		    struct journal_step **ret, size_t *ret_n, size_t *ret_open)
 {
 	struct recover_ctx c = { .st = st, .idempotent = idempotent };
 	int r;
 
 	r = journal_scan(j, recover_one, &c);
 	if (r < 0) {
-		free(c.todo);
+		free(c.steps);
 		return r;
 	}
 	if (c.max_accepted > st->accepted_seq) {
 		st->accepted_seq = c.max_accepted;
 		r = journal_state_save(j, st);
 		if (r < 0) {
-			free(c.todo);
+			free(c.steps);
 			return r;
 		}
 	}
 	if (c.n > 1)
-		qsort(c.todo, c.n, sizeof(*c.todo), todo_cmp);
-	*ret = c.todo;
+		qsort(c.steps, c.n, sizeof(*c.steps), step_cmp);
+	*ret = c.steps;
 	*ret_n = c.n;
 	if (ret_open)
 		*ret_open = c.open;

@@ -95,13 +95,14 @@ enum journal_action {
 	JOURNAL_ACTION_RUN,
 	JOURNAL_ACTION_REPORT,
 };
-struct journal_todo {
+/* One step recovery asks the agent to take for an entry, in seq order. */
+struct journal_step {
 	char jti[UUID_STRING_MAX];
 	int64_t seq;
 	enum journal_action action;
 };
 int journal_recover(struct journal *j, struct agent_state *st, bool (*idempotent)(const char *type),
-		    struct journal_todo **ret, size_t *ret_n, size_t *ret_open);
+		    struct journal_step **ret, size_t *ret_n, size_t *ret_open);
 
 /* Removes done+reported entries finished before now - JOURNAL_KEEP_S, then
  * the oldest ones beyond JOURNAL_KEEP_MAX.  Open or unreported entries are

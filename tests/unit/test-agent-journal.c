@@ -108,14 +108,14 @@ static void check_files(void)
 }
 
 /* Simulates a restart: fresh journal object and state from disk. */
-static void recover(struct agent_state *st, struct journal_todo **todo, size_t *n, size_t *open)
+static void recover(struct agent_state *st, struct journal_step **steps, size_t *n, size_t *open)
 {
 	_cleanup_journal_ struct journal *j = NULL;
 
 	agent_state_done(st);
 	assert_int_equal(journal_open(dir, &j), 0);
 	assert_int_equal(journal_state_load(j, st), 0);
-	assert_int_equal(journal_recover(j, st, idempotent, todo, n, open), 0);
+	assert_int_equal(journal_recover(j, st, idempotent, steps, n, open), 0);
 }
 
 static void test_state_roundtrip(void **state)
@@ -199,7 +199,7 @@ static void replay_accepted(const char *type, bool idem)
 	_cleanup_journal_ struct journal *j = NULL;
 	struct agent_state st = {};
 	struct journal_entry e = { .jti = JTI1, .seq = 5, .state = JOURNAL_ACCEPTED, .received_at = now_s() };
-	struct journal_todo *todo = NULL;
+	struct journal_step *steps = NULL;
 	size_t n = 0, open = 0;
 
 	assert_int_equal(journal_open(dir, &j), 0);
@@ -211,36 +211,36 @@ static void replay_accepted(const char *type, bool idem)
 	 *    rebuilt from the journal, and the job is finished. */
 	assert_int_equal(journal_entry_save(j, &e), 0);
 	check_files();
-	recover(&st, &todo, &n, &open);
+	recover(&st, &steps, &n, &open);
 	assert_int_equal(st.accepted_seq, 5);
 	assert_int_equal(n, 1);
-	assert_int_equal(todo[0].action, JOURNAL_ACTION_RUN);
-	assert_string_equal(todo[0].jti, JTI1);
+	assert_int_equal(steps[0].action, JOURNAL_ACTION_RUN);
+	assert_string_equal(steps[0].jti, JTI1);
 	assert_int_equal(open, 1);
-	free(todo);
+	free(steps);
 
 	/* 2. agent.json written (recovery already did). */
 	st.accepted_seq = 5;
 	assert_int_equal(journal_state_save(j, &st), 0);
-	recover(&st, &todo, &n, &open);
+	recover(&st, &steps, &n, &open);
 	assert_int_equal(n, 1);
-	assert_int_equal(todo[0].action, JOURNAL_ACTION_RUN);
-	free(todo);
+	assert_int_equal(steps[0].action, JOURNAL_ACTION_RUN);
+	free(steps);
 
 	/* 3. running, killed mid-run. */
 	e.state = JOURNAL_RUNNING;
 	assert_int_equal(journal_entry_save(j, &e), 0);
 	check_files();
-	recover(&st, &todo, &n, &open);
+	recover(&st, &steps, &n, &open);
 	assert_int_equal(n, 1);
 	if (idem) {
-		assert_int_equal(todo[0].action, JOURNAL_ACTION_RUN);
+		assert_int_equal(steps[0].action, JOURNAL_ACTION_RUN);
 		assert_int_equal(open, 1);
 	} else {
 		struct journal_entry r = {};
 
 		/* never run twice: reported interrupted */
-		assert_int_equal(todo[0].action, JOURNAL_ACTION_REPORT);
+		assert_int_equal(steps[0].action, JOURNAL_ACTION_REPORT);
 		assert_int_equal(open, 0);
 		assert_int_equal(journal_entry_load(j, JTI1, &r), 0);
 		assert_int_equal(r.state, JOURNAL_DONE);
@@ -248,39 +248,39 @@ static void replay_accepted(const char *type, bool idem)
 		assert_false(r.reported);
 		assert_true(r.finished_at > 0);
 		journal_entry_done(&r);
-		free(todo);
+		free(steps);
 		/* and a second restart still only reports it */
-		recover(&st, &todo, &n, &open);
+		recover(&st, &steps, &n, &open);
 		assert_int_equal(n, 1);
-		assert_int_equal(todo[0].action, JOURNAL_ACTION_REPORT);
-		free(todo);
+		assert_int_equal(steps[0].action, JOURNAL_ACTION_REPORT);
+		free(steps);
 		journal_entry_done(&e);
 		agent_state_done(&st);
 		return;
 	}
-	free(todo);
+	free(steps);
 
 	/* 4. done with its result, killed before the controller answered. */
 	e.state = JOURNAL_DONE;
 	e.result = json_pack("{s:s}", "state", "succeeded");
 	e.finished_at = now_s();
 	assert_int_equal(journal_entry_save(j, &e), 0);
-	recover(&st, &todo, &n, &open);
+	recover(&st, &steps, &n, &open);
 	assert_int_equal(n, 1);
-	assert_int_equal(todo[0].action, JOURNAL_ACTION_REPORT);
+	assert_int_equal(steps[0].action, JOURNAL_ACTION_REPORT);
 	assert_int_equal(open, 0);
-	free(todo);
+	free(steps);
 
 	/* 5. reported; settled_seq written. Nothing left to do. */
 	e.reported = true;
 	assert_int_equal(journal_entry_save(j, &e), 0);
 	st.settled_seq = 5;
 	assert_int_equal(journal_state_save(j, &st), 0);
-	recover(&st, &todo, &n, &open);
+	recover(&st, &steps, &n, &open);
 	assert_int_equal(n, 0);
 	assert_int_equal(st.accepted_seq, 5);
 	assert_int_equal(st.settled_seq, 5);
-	free(todo);
+	free(steps);
 	check_files();
 	journal_entry_done(&e);
 	agent_state_done(&st);
@@ -305,7 +305,7 @@ static void test_rejected_does_not_move_floor(void **state)
 {
 	_cleanup_journal_ struct journal *j = NULL;
 	struct agent_state st = {};
-	struct journal_todo *todo = NULL;
+	struct journal_step *steps = NULL;
 	size_t n = 0;
 	/* a verified-but-refused job (e.g. expired) with a high seq, and a
 	 * forged one (seq 0: its seq was never trusted) */
@@ -321,14 +321,14 @@ static void test_rejected_does_not_move_floor(void **state)
 	assert_int_equal(journal_entry_save(j, &a), 0);
 	assert_int_equal(journal_entry_save(j, &b), 0);
 	assert_int_equal(journal_entry_save(j, &c), 0);
-	recover(&st, &todo, &n, NULL);
+	recover(&st, &steps, &n, NULL);
 	assert_int_equal(st.accepted_seq, 4);
 	/* unreported rejections are re-sent, in seq order */
 	assert_int_equal(n, 2);
-	assert_string_equal(todo[0].jti, JTI2);
-	assert_string_equal(todo[1].jti, JTI1);
-	assert_int_equal(todo[0].action, JOURNAL_ACTION_REPORT);
-	free(todo);
+	assert_string_equal(steps[0].jti, JTI2);
+	assert_string_equal(steps[1].jti, JTI1);
+	assert_int_equal(steps[0].action, JOURNAL_ACTION_REPORT);
+	free(steps);
 	journal_entry_done(&a);
 	journal_entry_done(&b);
 	journal_entry_done(&c);
@@ -340,28 +340,28 @@ static void test_recover_refuses_malformed(void **state)
 	_cleanup_journal_ struct journal *j = NULL;
 	_cleanup_free_ char *p = NULL;
 	struct agent_state st = {};
-	struct journal_todo *todo = NULL;
+	struct journal_step *steps = NULL;
 	size_t n = 0;
 
 	assert_int_equal(journal_open(dir, &j), 0);
 	assert_int_equal(journal_state_load(j, &st), 0);
 	assert_true(asprintf(&p, "%s/%s/%s.json", dir, JOURNAL_DIR, JTI1) > 0);
 	assert_int_equal(write_string_atomic(p, "{\"jti\":\"" JTI1 "\",\"state\":\"weird\"}", 0600), 0);
-	assert_int_equal(journal_recover(j, &st, idempotent, &todo, &n, NULL), -EBADMSG);
+	assert_int_equal(journal_recover(j, &st, idempotent, &steps, &n, NULL), -EBADMSG);
 	/* a file whose jti does not match its name */
 	assert_int_equal(write_string_atomic(p,
 		"{\"jti\":\"" JTI2 "\",\"seq\":1,\"type\":null,\"state\":\"accepted\",\"result\":null,"
 		"\"reported\":false,\"received_at\":1,\"finished_at\":null,\"jws\":null}", 0600), 0);
-	assert_int_equal(journal_recover(j, &st, idempotent, &todo, &n, NULL), -EBADMSG);
+	assert_int_equal(journal_recover(j, &st, idempotent, &steps, &n, NULL), -EBADMSG);
 	/* stray files are ignored */
 	unlink(p);
 	free(p);
 	p = NULL;
 	assert_true(asprintf(&p, "%s/%s/.#tmpfile", dir, JOURNAL_DIR) > 0);
 	assert_int_equal(write_string_atomic(p, "junk", 0600), 0);
-	assert_int_equal(journal_recover(j, &st, idempotent, &todo, &n, NULL), 0);
+	assert_int_equal(journal_recover(j, &st, idempotent, &steps, &n, NULL), 0);
 	assert_int_equal(n, 0);
-	free(todo);
+	free(steps);
 	unlink(p);
 	agent_state_done(&st);
 }
