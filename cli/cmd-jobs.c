@@ -60,11 +60,8 @@ static int jobs_list(const struct ctl_options *o, struct ctl_client *c, int argc
 	static const char *const keys[] = { "id", "node_id", "type", "state", "attempt", "updated_at", "message" };
 	const char *vals[32] = {};
 	_cleanup_json_ json_t *answer = NULL;
-	_cleanup_ctl_table_ struct ctl_table *t = NULL;
 	_cleanup_free_ char *path = NULL;
-	json_t *jobs, *j;
 	int64_t limit = 0;
-	size_t i;
 
 	if (sub_parse(argc, argv, opts, vals, 0, NULL) < 0)
 		return 2;
@@ -106,21 +103,8 @@ static int jobs_list(const struct ctl_options *o, struct ctl_client *c, int argc
 		ctl_print_json(answer, stdout);
 		return 0;
 	}
-	jobs = json_object_get(answer, "jobs");
-	t = ctl_table_new(ELEMENTSOF(headers), headers);
-	if (!t)
-		return 1;
-	json_array_foreach(jobs, i, j) {
-		char *cells[ELEMENTSOF(keys)];
-
-		for (size_t k = 0; k < ELEMENTSOF(keys); k++)
-			cells[k] = ctl_text(j, keys[k]);
-		(void)ctl_table_add(t, (const char *const *)cells);
-		for (size_t k = 0; k < ELEMENTSOF(keys); k++)
-			free(cells[k]);
-	}
-	ctl_table_print(t, stdout);
-	return 0;
+	_Static_assert(ELEMENTSOF(headers) == ELEMENTSOF(keys), "one key per column");
+	return ctl_print_rows(json_object_get(answer, "jobs"), ELEMENTSOF(keys), headers, keys, stdout) < 0;
 }
 
 static int jobs_get(struct ctl_client *c, const char *id, json_t **ret)

@@ -40,10 +40,20 @@ static int sub_parse(int argc, char **argv, const struct option *opts, const cha
 	return 0;
 }
 
-static int write_user_data(const char *path, const char *ud)
+/* Writes the answer's user_data (it holds the join token: 0600, atomic) to
+ * `path`; nothing when path is NULL.  Returns 0, or 1 after saying why. */
+static int save_user_data(const char *path, json_t *answer)
 {
-	int r = write_string_atomic(path, ud, 0600);
+	const char *ud = json_string_value(json_object_get(answer, "user_data"));
+	int r;
 
+	if (!path)
+		return 0;
+	if (!ud) {
+		fprintf(stderr, "error: the answer holds no user_data\n");
+		return 1;
+	}
+	r = write_string_atomic(path, ud, 0600);
 	if (r < 0) {
 		fprintf(stderr, "error: cannot write %s: %s\n", path, strerror(-r));
 		return 1;
@@ -57,23 +67,16 @@ static int nodes_add(const struct ctl_options *o, struct ctl_client *c, int argc
 	const char *vals[32] = {}, *pos[1];
 	_cleanup_json_ json_t *body = NULL, *node = NULL;
 	_cleanup_free_ char *id = NULL, *name = NULL;
-	const char *ud, *tok;
+	const char *tok;
 
 	if (sub_parse(argc, argv, opts, vals, 1, pos) < 0)
 		return 2;
 	body = json_pack("{s:s}", "name", pos[0]);
 	if (!body || ctl_request(c, "POST", CAIRN_PATH_NODES, body, &node, NULL) < 0)
 		return 1;
-	ud = json_string_value(json_object_get(node, "user_data"));
 	tok = json_string_value(json_object_get(node, "join_token"));
-	if (vals[1]) {
-		if (!ud) {
-			fprintf(stderr, "error: the answer holds no user_data\n");
-			return 1;
-		}
-		if (write_user_data(vals[1], ud) != 0)
-			return 1;
-	}
+	if (save_user_data(vals[1], node) != 0)
+		return 1;
 	if (o->output == CTL_OUTPUT_JSON) {
 		ctl_print_json(node, stdout);
 		return 0;
@@ -97,9 +100,6 @@ static int nodes_list(const struct ctl_options *o, struct ctl_client *c, int arg
 	static const char *const keys[] = { "id", "name", "state", "last_seen_at", "cert_not_after", "settled_seq" };
 	const char *vals[32] = {};
 	_cleanup_json_ json_t *answer = NULL;
-	_cleanup_ctl_table_ struct ctl_table *t = NULL;
-	json_t *nodes, *n;
-	size_t i;
 
 	if (sub_parse(argc, argv, opts, vals, 0, NULL) < 0)
 		return 2;
@@ -109,21 +109,8 @@ static int nodes_list(const struct ctl_options *o, struct ctl_client *c, int arg
 		ctl_print_json(answer, stdout);
 		return 0;
 	}
-	nodes = json_object_get(answer, "nodes");
-	t = ctl_table_new(ELEMENTSOF(headers), headers);
-	if (!t)
-		return 1;
-	json_array_foreach(nodes, i, n) {
-		char *cells[ELEMENTSOF(keys)];
-
-		for (size_t k = 0; k < ELEMENTSOF(keys); k++)
-			cells[k] = ctl_text(n, keys[k]);
-		(void)ctl_table_add(t, (const char *const *)cells);
-		for (size_t k = 0; k < ELEMENTSOF(keys); k++)
-			free(cells[k]);
-	}
-	ctl_table_print(t, stdout);
-	return 0;
+	_Static_assert(ELEMENTSOF(headers) == ELEMENTSOF(keys), "one key per column");
+	return ctl_print_rows(json_object_get(answer, "nodes"), ELEMENTSOF(keys), headers, keys, stdout) < 0;
 }
 
 static int nodes_show(const struct ctl_options *o, struct ctl_client *c, int argc, char **argv)
@@ -220,14 +207,8 @@ static int nodes_user_data(const struct ctl_options *o, struct ctl_client *c, in
 	if (ctl_request(c, "POST", path, NULL, &answer, NULL) < 0)
 		return 1;
 	ud = json_string_value(json_object_get(answer, "user_data"));
-	if (vals[1]) {
-		if (!ud) {
-			fprintf(stderr, "error: the answer holds no user_data\n");
-			return 1;
-		}
-		if (write_user_data(vals[1], ud) != 0)
-			return 1;
-	}
+	if (save_user_data(vals[1], answer) != 0)
+		return 1;
 	if (o->output == CTL_OUTPUT_JSON) {
 		ctl_print_json(answer, stdout);
 		return 0;

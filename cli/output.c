@@ -151,3 +151,32 @@ void ctl_print_json(json_t *v, FILE *f)
 	json_dumpf(v, f, JSON_INDENT(2) | JSON_ENCODE_ANY);
 	fputc('\n', f);
 }
+
+int ctl_print_rows(json_t *rows, size_t ncols, const char *const *headers, const char *const *keys,
+		   FILE *f)
+{
+	_cleanup_ctl_table_ struct ctl_table *t = NULL;
+	json_t *row;
+	size_t i;
+	int r = 0;
+
+	if (ncols > CTL_TABLE_COLUMNS_MAX)
+		return -EINVAL;
+	t = ctl_table_new(ncols, headers);
+	if (!t)
+		return -ENOMEM;
+	json_array_foreach(rows, i, row) {
+		char *cells[CTL_TABLE_COLUMNS_MAX];
+
+		for (size_t k = 0; k < ncols; k++)
+			cells[k] = ctl_text(row, keys[k]);
+		if (ctl_table_add(t, (const char *const *)cells) < 0)
+			r = -ENOMEM;
+		for (size_t k = 0; k < ncols; k++)
+			free(cells[k]);
+		if (r < 0)
+			return r;
+	}
+	ctl_table_print(t, f);
+	return 0;
+}

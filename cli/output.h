@@ -33,5 +33,11 @@ char *ctl_text(json_t *obj, const char *key);
 /* Prints "key:" padded to `width`, then the value (cleaned). */
 void ctl_kv(FILE *f, int width, const char *key, const char *value);
 
+/* Prints the array `rows` (objects) as a table: column i is headed
+ * headers[i] and shows member keys[i] of each row (via ctl_text).
+ * Returns 0, or -ENOMEM. */
+int ctl_print_rows(json_t *rows, size_t ncols, const char *const *headers, const char *const *keys,
+		   FILE *f);
+
 /* Pretty JSON followed by a newline. */
 void ctl_print_json(json_t *v, FILE *f);
