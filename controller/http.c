@@ -484,8 +484,3 @@ uint16_t http_server_port(struct http_server *s)
 	const union MHD_DaemonInfo *di = MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_BIND_PORT);
 	return di ? di->port : 0;
 }
-
-enum http_listener http_server_listener(struct http_server *s)
-{
-	return s->listener;
-}

@@ -95,7 +95,6 @@ int http_server_start(const struct http_server_config *cfg, struct http_server *
 /* Stops it (resume every suspended request first). */
 void http_server_stop(struct http_server *s);
 uint16_t http_server_port(struct http_server *s);
-enum http_listener http_server_listener(struct http_server *s);
 
 /* Answers.  Each returns 0, or -errno when the answer could not be
  * queued (the connection is then closed). */

@@ -741,20 +741,6 @@ int store_node_set_status(struct store *s, const char *id, const char *facts_jso
 	return r == 1 ? 0 : -ENOENT;
 }
 
-int store_node_set_settled(struct store *s, const char *id, int64_t settled_seq)
-{
-	_cleanup_stmt_ sqlite3_stmt *st = NULL;
-	STORE_LOCKED(s);
-	int r = prepare(s, "UPDATE nodes SET settled_seq = ? WHERE id = ? AND settled_seq <> ?", &st);
-	if (r < 0)
-		return r;
-	sqlite3_bind_int64(st, 1, settled_seq);
-	bind_text(st, 2, id);
-	sqlite3_bind_int64(st, 3, settled_seq);
-	r = step_done(s, st, "set settled seq");
-	return r < 0 ? r : 0;
-}
-
 int store_node_next_seq(struct store *s, const char *id, int64_t *ret)
 {
 	_cleanup_stmt_ sqlite3_stmt *up = NULL, *sel = NULL;

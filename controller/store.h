@@ -148,7 +148,6 @@ int store_node_set_cert(struct store *s, const char *id, const char *cert_serial
 int store_node_revoke(struct store *s, const char *id, int64_t now);
 int store_node_set_status(struct store *s, const char *id, const char *facts_json,
 			  const char *health_json, int64_t now);
-int store_node_set_settled(struct store *s, const char *id, int64_t settled_seq);
 /* Allocates the node's next delivery seq (call inside a transaction). */
 int store_node_next_seq(struct store *s, const char *id, int64_t *ret);
 int store_node_count_by_state(struct store *s, int64_t ret[static _STORE_NODE_STATE_MAX]);
