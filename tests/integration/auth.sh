@@ -12,7 +12,8 @@ h_agents_start 2
 enrol_with() {
 	openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
 		-keyout "$T/x.key" -subj /CN=x -out "$T/x.csr" 2>/dev/null
-	jq -cn --arg t "$1" --rawfile c "$T/x.csr" '{join_token:$t,csr:$c}' >"$T/enrol.json"
+	# The token goes to jq on stdin, never in argv.
+	printf '%s' "$1" | jq -Rc --rawfile c "$T/x.csr" '{join_token:.,csr:$c}' >"$T/enrol.json"
 	curl -s -o "$T/enrol.out" -w '%{http_code}' --cacert "$CA" \
 		-H 'Content-Type: application/json' --data-binary @"$T/enrol.json" "$API_URL/v1/enroll"
 }

@@ -18,9 +18,9 @@ for i in 1 2 3; do
 		jq -e --arg a "$addr" '[.output.addresses[].address] | index($a) != null' <<<"$out"
 	h_check "node$i facts have cpus and memory" \
 		jq -e '.output.cpus >= 1 and .output.memory_bytes > 0 and (.output.kernel|length) > 0' <<<"$out"
-	h_wait_for 20 sh -c "curl -s --cacert '$CA' -H 'Authorization: Bearer $CAIRN_TOKEN' '$API_URL/v1/nodes/$id' | jq -e '.facts.hostname != null'"
+	h_wait_for 20 sh -c "curl -s --cacert '$CA' -H @'$AUTH_HDR' '$API_URL/v1/nodes/$id' | jq -e '.facts.hostname != null'"
 	h_check "node$i status report stored facts" \
-		sh -c "curl -s --cacert '$CA' -H 'Authorization: Bearer $CAIRN_TOKEN' '$API_URL/v1/nodes/$id' | jq -e '.facts.hostname != null and .last_seen_at != null'"
+		sh -c "curl -s --cacert '$CA' -H @'$AUTH_HDR' '$API_URL/v1/nodes/$id' | jq -e '.facts.hostname != null and .last_seen_at != null'"
 	h_check "node$i join token file removed after enrolment" test ! -e "$T/agent$i/join.token"
 	h_eq "node$i private key is 0600" 600 "$(stat -c %a "$T/agent$i/state/node.key")"
 done
@@ -78,7 +78,7 @@ for f in "$T/controller.log" "$T"/agent*/agent.log; do
 	grep -q 'PRIVATE KEY' "$f" && { echo "# $f holds a private key"; leaks=1; }
 done
 h_eq "no token or private key in any log" 0 "$leaks"
-h_check "job listing shows no token" sh -c "! curl -s --cacert '$CA' -H 'Authorization: Bearer $CAIRN_TOKEN' '$API_URL/v1/nodes' | grep -q cjt_"
+h_check "job listing shows no token" sh -c "! curl -s --cacert '$CA' -H @'$AUTH_HDR' '$API_URL/v1/nodes' | grep -q cjt_"
 h_eq "controller key files are 0600" "600 600 600" \
 	"$(stat -c %a "$T/ctl/state/ca.key" "$T/ctl/state/job-signing.key" "$T/ctl/state/kek.key" | tr '\n' ' ' | sed 's/ $//')"
 h_eq "admin token file is 0600" 600 "$(stat -c %a "$T/ctl/state/admin.token")"

@@ -201,6 +201,9 @@ h_controller_start() {
 	CA=$T/ctl/state/ca.pem
 	TOKEN_FILE=$T/ctl/state/admin.token
 	CAIRN_TOKEN=$(cat "$TOKEN_FILE")
+	# curl reads the header from a 0600 file: a token in argv shows in ps.
+	AUTH_HDR=$T/auth.hdr
+	(umask 077 && printf 'Authorization: Bearer %s\n' "$CAIRN_TOKEN" >"$AUTH_HDR")
 	export CAIRN_TOKEN CAIRN_URL=$API_URL CAIRN_CA=$CA
 }
 
@@ -214,11 +217,11 @@ api_status() { cat "$T/.api-status"; }
 api() {
 	local out
 	if [ $# -ge 3 ]; then
-		out=$(curl -s --cacert "$CA" -H "Authorization: Bearer $CAIRN_TOKEN" \
+		out=$(curl -s --cacert "$CA" -H @"$AUTH_HDR" \
 			-H 'Content-Type: application/json' -X "$1" --data-binary "$3" \
 			-w '\n%{http_code}' "$API_URL$2")
 	else
-		out=$(curl -s --cacert "$CA" -H "Authorization: Bearer $CAIRN_TOKEN" \
+		out=$(curl -s --cacert "$CA" -H @"$AUTH_HDR" \
 			-X "$1" -w '\n%{http_code}' "$API_URL$2")
 	fi
 	# The status goes to a file: callers use $(api …), a subshell.

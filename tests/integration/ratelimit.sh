@@ -15,7 +15,7 @@ codes=$T/codes
 : >"$codes"
 for _ in $(seq 1 60); do
 	curl -s -o /dev/null -D "$T/h" -w '%{http_code}\n' --cacert "$CA" \
-		-H "Authorization: Bearer $CAIRN_TOKEN" "$API_URL/v1/nodes" >>"$codes"
+		-H @"$AUTH_HDR" "$API_URL/v1/nodes" >>"$codes"
 	grep -qi '^retry-after: *[1-9]' "$T/h" && touch "$T/saw-retry-after"
 done
 n429=$(grep -c '^429$' "$codes")
@@ -24,7 +24,7 @@ h_check "429 carries Retry-After >= 1" test -e "$T/saw-retry-after"
 h_check "first requests within the burst succeed" sh -c "head -5 '$codes' | grep -qvx 200 && exit 1 || exit 0"
 sleep 3
 h_eq "after waiting, requests pass again" 200 "$(curl -s -o /dev/null -w '%{http_code}' --cacert "$CA" \
-	-H "Authorization: Bearer $CAIRN_TOKEN" "$API_URL/v1/nodes")"
+	-H @"$AUTH_HDR" "$API_URL/v1/nodes")"
 
 # Failed bearer attempts are limited too (keyed by the peer address).
 : >"$codes"
@@ -49,7 +49,7 @@ h_check "hammering /v1/health (with varying X-Forwarded-For) gets 429" grep -qx 
 sleep 3
 h_agents_start 1 "poll_wait_s = 0"
 metric() {
-	curl -s --cacert "$CA" -H "Authorization: Bearer $CAIRN_TOKEN" "$API_URL/metrics" |
+	curl -s --cacert "$CA" -H @"$AUTH_HDR" "$API_URL/metrics" |
 		awk -v l="$1" '$0 ~ "^cairn_http_requests_total" && $0 ~ "listener=\"gateway\"" && $0 ~ l {s += $NF} END {print s + 0}'
 }
 before=$(metric '')
