@@ -71,7 +71,7 @@ code=$(curl -s -o /dev/null -w '%{http_code}' --cacert "$CA" --cert "$s/node.crt
 	"$GW_URL/v1/agent/jobs?after=0&wait=0")
 h_eq "revoked node refused by the gateway" 403 "$code"
 job=$(h_submit "${NODE[2]}" '{"type":"node.facts","params":{}}' 2>/dev/null)
-h_check "no job can be queued for a revoked node" test -z "$job"
+h_eq "no job can be queued for a revoked node" "409 " "$(api_status) $job"
 sleep 2
 h_check "revoked node's agent keeps running (refuses, retries)" h_alive "${AGENT_PID[2]}"
 h_end

@@ -51,7 +51,7 @@ if [ -n "$job" ]; then
 	h_eq "tls.issue outside tls_dir is rejected" rejected "$st"
 	h_check "nothing written outside tls_dir" test ! -e /etc/cairn-evil.key
 else
-	h_ok "tls.issue outside tls_dir refused at submission"
+	h_eq "tls.issue outside tls_dir refused at submission" 400 "$(api_status)"
 fi
 
 # The listing shows all three enrolled.
