@@ -201,3 +201,109 @@ int store_event_add(struct store *s, const char *job_id, const char *jti, int64_
 		    const char *kind, const char *message);
 int store_event_list(struct store *s, const char *job_id, struct store_event **ret,
 		     size_t *ret_n);
+
+/* ------------------------------------------------------------------
+ * Datastores, members, operations and steps (migration 2;
+ * docs/datastores.md "Model").  States are stored as their names.
+ * ------------------------------------------------------------------ */
+
+struct store_datastore {
+	char id[UUID_STRING_MAX];
+	char *name;                   /* DNS label, unique among non-deleted */
+	char *engine;                 /* "postgres" */
+	char *version;                /* major, "15" */
+	int port;                     /* 5432 */
+	char *state;                  /* creating, ready, updating, failed, deleting, deleted */
+	int64_t epoch;                /* fencing term, >= 1 */
+	char *primary_node_id;        /* or NULL before the first member exists */
+	char *settings;               /* JSON object text (user PostgreSQL parameters) */
+	char *size;                   /* JSON object text (size hints) */
+	char *admin_user;             /* "cairn_admin" */
+	char *admin_secret;           /* base64url of the password sealed under the KEK; never shown */
+	int next_ordinal;             /* ordinal the next member gets */
+	int64_t created_at, updated_at;
+};
+
+struct store_member {
+	char ds_id[UUID_STRING_MAX];
+	int ordinal;
+	char node_id[UUID_STRING_MAX];
+	char *name;                   /* <ds-name>-<ordinal> */
+	char *role;                   /* primary, replica */
+	char *state;                  /* provisioning, joining, ready, removing, removed */
+	char *address;                /* what clients connect to, or NULL until known */
+	char *machine_id;             /* provisioner's id, or NULL */
+	int64_t created_at, updated_at;
+};
+
+struct store_operation {
+	char id[UUID_STRING_MAX];
+	char ds_id[UUID_STRING_MAX];
+	char *kind;                   /* create, add_node, remove_node, configure, destroy */
+	char *state;                  /* running, succeeded, failed */
+	char *params;                 /* JSON object text (the request) */
+	char *message;                /* why it failed, or NULL */
+	int64_t created_at, updated_at, finished_at;
+};
+
+struct store_step {
+	char op_id[UUID_STRING_MAX];
+	int idx;                      /* 0-based position in the plan */
+	char *name;                   /* job type, "provision", "deprovision" or an internal name */
+	char *kind;                   /* job, provision, deprovision, internal */
+	int member_ordinal;           /* member the step is about, -1 for none */
+	char *deps;                   /* JSON array of step indexes */
+	char *args;                   /* JSON object text: planner's arguments for the params builder */
+	char *state;                  /* pending, running, succeeded, failed */
+	char *job_id;                 /* job of a running/finished job step, or NULL */
+	char *message;                /* last message, or NULL */
+	int64_t started_at, finished_at;
+};
+
+void store_datastore_done(struct store_datastore *d);
+void store_datastore_array_free(struct store_datastore *a, size_t n);
+void store_member_done(struct store_member *m);
+void store_member_array_free(struct store_member *a, size_t n);
+void store_operation_done(struct store_operation *o);
+void store_operation_array_free(struct store_operation *a, size_t n);
+void store_step_done(struct store_step *s);
+void store_step_array_free(struct store_step *a, size_t n);
+
+/* -EEXIST when a datastore that is not deleted has the same name. */
+int store_datastore_insert(struct store *s, const struct store_datastore *d);
+/* Writes state, epoch, primary_node_id, settings, next_ordinal, updated_at. */
+int store_datastore_update(struct store *s, const struct store_datastore *d);
+/* By id, or by name among datastores that are not deleted.  -ENOENT. */
+int store_datastore_get(struct store *s, const char *id_or_name, struct store_datastore *ret);
+/* Oldest first; `include_deleted` false hides deleted ones. */
+int store_datastore_list(struct store *s, bool include_deleted, struct store_datastore **ret,
+			 size_t *ret_n);
+
+int store_member_insert(struct store *s, const struct store_member *m);
+/* Writes node_id, role, state, address, machine_id, updated_at. */
+int store_member_update(struct store *s, const struct store_member *m);
+int store_member_get(struct store *s, const char *ds_id, int ordinal, struct store_member *ret);
+/* The member whose node is `node_id` (any datastore).  -ENOENT. */
+int store_member_get_by_node(struct store *s, const char *node_id, struct store_member *ret);
+/* Ordinal order; `include_removed` false hides removed members. */
+int store_member_list(struct store *s, const char *ds_id, bool include_removed,
+		      struct store_member **ret, size_t *ret_n);
+
+/* Inserts the operation and its steps (call inside a transaction). */
+int store_operation_insert(struct store *s, const struct store_operation *o,
+			   const struct store_step *steps, size_t n_steps);
+/* Writes state, message, updated_at, finished_at. */
+int store_operation_update(struct store *s, const struct store_operation *o);
+int store_operation_get(struct store *s, const char *id, struct store_operation *ret);
+/* Newest first; ds_id NULL for all; state NULL for any. */
+int store_operation_list(struct store *s, const char *ds_id, const char *state, unsigned limit,
+			 struct store_operation **ret, size_t *ret_n);
+/* The datastore's running operation.  -ENOENT when none. */
+int store_operation_running(struct store *s, const char *ds_id, struct store_operation *ret);
+int store_operation_count(struct store *s, const char *kind, const char *state, int64_t *ret);
+
+/* Writes state, job_id, message, started_at, finished_at. */
+int store_step_update(struct store *s, const struct store_step *st);
+int store_step_list(struct store *s, const char *op_id, struct store_step **ret, size_t *ret_n);
+/* The step whose job is `job_id`.  -ENOENT. */
+int store_step_get_by_job(struct store *s, const char *job_id, struct store_step *ret);

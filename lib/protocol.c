@@ -50,6 +50,14 @@ bool cairn_job_state_is_agent_result(enum cairn_job_state s)
 static const struct cairn_job_type_info job_types[] = {
 	{ .name = "node.facts", .idempotent = true, .default_timeout_s = 60 },
 	{ .name = "tls.issue", .idempotent = true, .default_timeout_s = 120 },
+	{ .name = "pkg.install", .idempotent = true, .default_timeout_s = 900 },
+	{ .name = "pg.init", .idempotent = true, .default_timeout_s = 600 },
+	{ .name = "pg.slots", .idempotent = true, .default_timeout_s = 60 },
+	{ .name = "pg.replica", .idempotent = true, .default_timeout_s = 3600 },
+	{ .name = "pg.config", .idempotent = true, .default_timeout_s = 120 },
+	{ .name = "pg.service", .idempotent = true, .default_timeout_s = 300 },
+	{ .name = "pg.destroy", .idempotent = true, .default_timeout_s = 300 },
+	{ .name = "exporter.install", .idempotent = true, .default_timeout_s = 300 },
 	{ .name = "debug.sleep", .idempotent = false, .debug = true, .default_timeout_s = 3600 },
 };
 

@@ -50,6 +50,9 @@
 #define CAIRN_PATH_NODES "/v1/nodes"
 #define CAIRN_PATH_JOBS "/v1/jobs"
 #define CAIRN_PATH_METRICS "/metrics"
+#define CAIRN_PATH_DATASTORES "/v1/datastores"      /* docs/datastores.md */
+#define CAIRN_PATH_OPERATIONS "/v1/operations"
+#define CAIRN_PATH_SD_PROMETHEUS "/v1/sd/prometheus"
 /* Gateway listener (client certificate). */
 #define CAIRN_PATH_AGENT_JOBS "/v1/agent/jobs"     /* GET ?after=&wait= */
 #define CAIRN_PATH_AGENT_STATUS "/v1/agent/status" /* POST */
@@ -60,6 +63,20 @@
 
 #define CAIRN_PROBLEM_CONTENT_TYPE "application/problem+json"
 #define CAIRN_PROBLEM_TYPE_BASE "https://cairn.dev/problems/"
+
+/* Datastores (docs/datastores.md). */
+#define CAIRN_DS_NAME_MAX 40            /* DNS label, leaves room for "-<ordinal>" */
+#define CAIRN_DS_NODES_MAX 9            /* members of one datastore */
+#define CAIRN_DS_SETTINGS_MAX 100       /* user PostgreSQL parameters */
+#define CAIRN_DS_SETTING_VALUE_MAX 1024
+#define CAIRN_PG_PORT_DEFAULT 5432
+#define CAIRN_NODE_EXPORTER_PORT 9100
+#define CAIRN_POSTGRES_EXPORTER_PORT 9187
+#define CAIRN_PG_ADMIN_USER "cairn_admin"
+#define CAIRN_PG_REPL_USER "cairn_replication"
+#define CAIRN_PG_MONITOR_USER "cairn_monitor"
+#define CAIRN_PG_SLOT_PREFIX "cairn_m"       /* + member ordinal */
+#define CAIRN_PG_REPL_CN_PREFIX "repl."      /* + datastore id */
 
 /* Job states, as stored by the controller and shown by the API. */
 enum cairn_job_state {

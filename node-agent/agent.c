@@ -679,7 +679,8 @@ static int agent_start(struct agent *a)
 	a->key_path = path_join(dir, AGENT_NODE_KEY);
 	if (!a->ca_path || !a->cert_path || !a->key_path)
 		return -ENOMEM;
-	a->exec_config = (struct exec_config){ .state_dir = dir, .tls_dir = a->config->tls_dir };
+	a->exec_config = (struct exec_config){ .state_dir = dir, .tls_dir = a->config->tls_dir,
+				      .db_dir = a->config->db_dir };
 
 	r = journal_open(dir, &a->journal);
 	if (r < 0)

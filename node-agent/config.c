@@ -15,7 +15,7 @@
 #include "protocol.h"
 
 static const char *const agent_config_keys[] = {
-	"state_dir", "api_url", "gateway_url", "ca_file", "token_file", "tls_dir",
+	"state_dir", "api_url", "gateway_url", "ca_file", "token_file", "tls_dir", "db_dir",
 	"poll_wait_s", "skew_s", "log_level", "allow_debug_jobs", NULL,
 };
 
@@ -29,6 +29,7 @@ void agent_config_free(struct agent_config *c)
 	free(c->ca_file);
 	free(c->token_file);
 	free(c->tls_dir);
+	free(c->db_dir);
 	free(c);
 }
 
@@ -156,6 +157,9 @@ static int config_from_ini(const char *name, const struct ini *ini, struct agent
 	r = config_path(ini, name, "tls_dir", AGENT_TLS_DIR_DEFAULT, &c->tls_dir, ret_error);
 	if (r < 0)
 		return r;
+	r = config_path(ini, name, "db_dir", AGENT_DB_DIR_DEFAULT, &c->db_dir, ret_error);
+	if (r < 0)
+		return r;
 	r = ini_get_int(ini, "agent", "poll_wait_s", AGENT_POLL_WAIT_DEFAULT_S, 0,
 			CAIRN_POLL_WAIT_MAX_S, &c->poll_wait_s, ret_error);
 	if (r < 0)
@@ -180,6 +184,10 @@ static int config_from_ini(const char *name, const struct ini *ini, struct agent
 
 	if (path_overlaps(c->state_dir, c->tls_dir))
 		return config_error(ret_error, name, "tls_dir", "must not overlap state_dir");
+	if (path_overlaps(c->state_dir, c->db_dir))
+		return config_error(ret_error, name, "db_dir", "must not overlap state_dir");
+	if (path_overlaps(c->tls_dir, c->db_dir))
+		return config_error(ret_error, name, "db_dir", "must not overlap tls_dir");
 
 	*ret = TAKE_PTR(c);
 	return 0;

@@ -14,6 +14,7 @@
 #define AGENT_CA_FILE_DEFAULT "/etc/cairn/ca.pem"
 #define AGENT_TOKEN_FILE_DEFAULT "/etc/cairn/join.token"
 #define AGENT_TLS_DIR_DEFAULT "/etc/cairn/tls"
+#define AGENT_DB_DIR_DEFAULT "/var/lib/cairn-db"
 #define AGENT_POLL_WAIT_DEFAULT_S 30
 #define AGENT_SKEW_MAX_S 3600
 #define AGENT_URL_MAX 1024  /* longest controller URL accepted */
@@ -26,6 +27,7 @@ struct agent_config {
 	char *ca_file;         /* controller CA to trust the API before enrolment */
 	char *token_file;      /* join token, removed after enrolment */
 	char *tls_dir;         /* where tls.issue may write, absolute, no trailing '/' */
+	char *db_dir;          /* database files: <db_dir>/<ds>/{data,run}, absolute */
 	int64_t poll_wait_s;   /* long-poll wait, 0 … CAIRN_POLL_WAIT_MAX_S */
 	int64_t skew_s;        /* allowed clock skew for job times, 0 … AGENT_SKEW_MAX_S */
 	int log_level;         /* syslog priority */

@@ -14,12 +14,16 @@
 
 #include "client.h"
 
+struct services;
+
 #define EXEC_REASON_MAX 256 /* buffer for a validator's refusal reason */
 
 /* What the validators and executors may know about the agent. */
 struct exec_config {
 	const char *state_dir; /* agent state (debug log, certs.json) */
 	const char *tls_dir;   /* the only place tls.issue may write */
+	const char *db_dir;    /* database files (docs/datastores.md) */
+	struct services *services; /* supervised processes (service.h) */
 };
 
 /* One running job. */

@@ -12,11 +12,17 @@ node_agent_libagent_a_SOURCES = \
 	node-agent/exec-node.c node-agent/exec-node.h \
 	node-agent/exec-tls.c node-agent/exec-tls.h \
 	node-agent/exec-debug.c node-agent/exec-debug.h \
+	node-agent/proc.c node-agent/proc.h \
+	node-agent/service.c node-agent/service.h \
+	node-agent/exec-pkg.c node-agent/exec-pkg.h \
+	node-agent/exec-pg.c node-agent/exec-pg.h \
+	node-agent/exec-exporter.c node-agent/exec-exporter.h \
+	node-agent/pgstatus.c node-agent/pgstatus.h \
 	node-agent/report.c node-agent/report.h \
 	node-agent/notify.c node-agent/notify.h
-AGENT_CFLAGS = $(AM_CFLAGS) $(OPENSSL_CFLAGS) $(JANSSON_CFLAGS) $(CURL_CFLAGS) $(SYSTEMD_CFLAGS) $(SQLITE_CFLAGS)
+AGENT_CFLAGS = $(AM_CFLAGS) $(OPENSSL_CFLAGS) $(JANSSON_CFLAGS) $(CURL_CFLAGS) $(SYSTEMD_CFLAGS) $(SQLITE_CFLAGS) $(LIBPQ_CFLAGS)
 node_agent_libagent_a_CFLAGS = $(AGENT_CFLAGS)
-AGENT_LIBS = node-agent/libagent.a $(LIBCAIRN_LIBS) $(CURL_LIBS) $(SYSTEMD_LIBS)
+AGENT_LIBS = node-agent/libagent.a $(LIBCAIRN_LIBS) $(CURL_LIBS) $(SYSTEMD_LIBS) $(LIBPQ_LIBS)
 
 sbin_PROGRAMS += node-agent/cairn-agent
 node_agent_cairn_agent_SOURCES = node-agent/main.c

@@ -15,3 +15,22 @@ apt-get install -y -q --no-install-recommends \
 	libcurl4-openssl-dev libcryptsetup-dev libsystemd-dev libcmocka-dev libzstd-dev libpq-dev \
 	openssl curl jq iproute2 procps util-linux ca-certificates git \
 	python3 python3-jwcrypto cloud-init
+
+# Database engine and exporters the agent installs on nodes (pkg.install
+# finds them already present here), Prometheus for the service-discovery
+# test, Patroni + etcd as the benchmark peer.  Their packages would start
+# services on install: a policy-rc.d forbids that while apt-get runs (we
+# start our own instances in test namespaces).
+policy=/usr/sbin/policy-rc.d
+own_policy=0
+if [ ! -e "$policy" ]; then
+	printf '#!/bin/sh\nexit 101\n' >"$policy"
+	chmod 0755 "$policy"
+	own_policy=1
+fi
+apt-get install -y -q --no-install-recommends \
+	postgresql-15 postgresql-client-15 \
+	prometheus prometheus-node-exporter prometheus-postgres-exporter \
+	patroni etcd-server etcd-client || { [ "$own_policy" = 1 ] && rm -f "$policy"; exit 1; }
+[ "$own_policy" = 1 ] && rm -f "$policy"
+exit 0

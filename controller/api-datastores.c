@@ -1,0 +1,4 @@
+/*
+ * api-datastores.c: (stub; to be written)
+ */
+#include "macro.h"

@@ -1,0 +1,4 @@
+/*
+ * api-datastores.h: (stub; to be written)
+ */
+#pragma once

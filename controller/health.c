@@ -1,0 +1,4 @@
+/*
+ * health.c: (stub; to be written)
+ */
+#include "macro.h"

@@ -1,0 +1,4 @@
+/*
+ * health.h: (stub; to be written)
+ */
+#pragma once

@@ -1,0 +1,4 @@
+/*
+ * operations.c: (stub; to be written)
+ */
+#include "macro.h"

@@ -1,0 +1,4 @@
+/*
+ * plan-pg.c: (stub; to be written)
+ */
+#include "macro.h"

@@ -1,0 +1,4 @@
+/*
+ * plan-pg.h: (stub; to be written)
+ */
+#pragma once

@@ -1,0 +1,4 @@
+/*
+ * provision.c: (stub; to be written)
+ */
+#include "macro.h"

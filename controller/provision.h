@@ -1,0 +1,4 @@
+/*
+ * provision.h: (stub; to be written)
+ */
+#pragma once

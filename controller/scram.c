@@ -1,0 +1,4 @@
+/*
+ * scram.c: (stub; to be written)
+ */
+#include "macro.h"

@@ -1,0 +1,4 @@
+/*
+ * scram.h: (stub; to be written)
+ */
+#pragma once

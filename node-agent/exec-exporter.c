@@ -1,0 +1,4 @@
+/*
+ * exec-exporter.c: (stub; to be written)
+ */
+#include "macro.h"

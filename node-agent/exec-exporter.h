@@ -1,0 +1,4 @@
+/*
+ * exec-exporter.h: (stub; to be written)
+ */
+#pragma once

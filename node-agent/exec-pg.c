@@ -1,0 +1,4 @@
+/*
+ * exec-pg.c: (stub; to be written)
+ */
+#include "macro.h"

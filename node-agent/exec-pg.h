@@ -1,0 +1,4 @@
+/*
+ * exec-pg.h: (stub; to be written)
+ */
+#pragma once

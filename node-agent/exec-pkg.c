@@ -1,0 +1,4 @@
+/*
+ * exec-pkg.c: (stub; to be written)
+ */
+#include "macro.h"

@@ -1,0 +1,4 @@
+/*
+ * exec-pkg.h: (stub; to be written)
+ */
+#pragma once

@@ -1,0 +1,4 @@
+/*
+ * pgstatus.c: (stub; to be written)
+ */
+#include "macro.h"

@@ -1,0 +1,4 @@
+/*
+ * pgstatus.h: (stub; to be written)
+ */
+#pragma once

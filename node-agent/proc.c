@@ -1,0 +1,4 @@
+/*
+ * proc.c: (stub; to be written)
+ */
+#include "macro.h"

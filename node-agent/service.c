@@ -1,0 +1,4 @@
+/*
+ * service.c: (stub; to be written)
+ */
+#include "macro.h"
