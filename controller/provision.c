@@ -449,7 +449,7 @@ static int add_local(const struct config_provisioner *cfg, json_t *req)
 {
 	if (cfg->kind != CONFIG_PROVISIONER_LOCAL)
 		return 0;
-	json_t *l = json_pack("{s:s?, s:s?, s:s?, s:s?}", "bridge", cfg->local_bridge, "subnet",
+	json_t *l = json_pack("{s:s*, s:s*, s:s*, s:s*}", "bridge", cfg->local_bridge, "subnet",
 			      cfg->local_subnet, "dir", cfg->local_dir, "agent", cfg->local_agent);
 	return l ? json_object_set_new(req, "local", l) : -ENOMEM;
 }
@@ -482,7 +482,7 @@ char *provision_request_create(const struct config_provisioner *cfg, const char 
 char *provision_request_destroy(const struct config_provisioner *cfg, const char *node_id,
 				const char *name, const char *machine_id)
 {
-	_cleanup_json_ json_t *req = json_pack("{s:i, s:s, s:{s:s, s:s}, s:s?}", "version", 1, "action",
+	_cleanup_json_ json_t *req = json_pack("{s:i, s:s, s:{s:s, s:s}, s:s*}", "version", 1, "action",
 					       "destroy", "node", "id", node_id, "name", name,
 					       "machine_id", machine_id);
 	if (!req || add_local(cfg, req) < 0)
