@@ -86,6 +86,60 @@ static void test_validate(void **state)
 	json_decref(s);
 }
 
+/* ---- [provisioner] and node_unreachable_s -------------------------------- */
+
+static int parse(const char *text, struct config **ret)
+{
+	char *err = NULL;
+	int r = config_parse("t.conf", text, strlen(text), ret, &err);
+	free(err);
+	return r;
+}
+
+static void test_config(void **state)
+{
+	struct config *c = NULL;
+	assert_int_equal(parse("", &c), 0);
+	assert_int_equal(c->provisioner.kind, CONFIG_PROVISIONER_NONE);
+	assert_int_equal(c->provisioner.timeout_s, 600);
+	assert_null(c->provisioner.program);
+	assert_string_equal(c->provisioner.local_dir, "/var/lib/cairn-local");
+	assert_string_equal(c->provisioner.local_agent, "/usr/sbin/cairn-agent");
+	assert_int_equal(c->node_unreachable_s, 3 * c->status_interval_s);
+	config_free(c);
+	assert_int_equal(parse("[controller]\nstatus_interval_s = 10\nnode_unreachable_s = 7\n"
+			       "[provisioner]\nkind = exec\nprogram = /usr/bin/p\ntimeout_s = 30\n",
+			       &c),
+			 0);
+	assert_int_equal(c->node_unreachable_s, 7);
+	assert_int_equal(c->provisioner.kind, CONFIG_PROVISIONER_EXEC);
+	assert_string_equal(c->provisioner.program, "/usr/bin/p");
+	assert_int_equal(c->provisioner.timeout_s, 30);
+	config_free(c);
+	assert_int_equal(parse("[provisioner]\nkind = local\nlocal_bridge = cairnbr0\n"
+			       "local_subnet = 198.18.7.0/24\nlocal_dir = /srv/l\n",
+			       &c),
+			 0);
+	assert_int_equal(c->provisioner.kind, CONFIG_PROVISIONER_LOCAL);
+	assert_non_null(strstr(c->provisioner.program, "cairn-provision-local"));
+	assert_string_equal(c->provisioner.local_subnet, "198.18.7.0/24");
+	config_free(c);
+	const char *bad[] = {
+		"[provisioner]\nkind = cloud\n",
+		"[provisioner]\nkind = exec\n",
+		"[provisioner]\nkind = exec\nprogram = rel/p\n",
+		"[provisioner]\ntimeout_s = 0\n",
+		"[provisioner]\ntimeout_s = 3601\n",
+		"[provisioner]\nkind = local\nlocal_bridge = br0\n",
+		"[provisioner]\nlocal_subnet = 10.0.0.0/24\n",
+		"[provisioner]\nlocal_subnet = 198.18.1.0/16\n",
+		"[provisioner]\nlocal_bridge = br 0\n",
+		"[provisioner]\nbogus = 1\n",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++)
+		assert_int_equal(parse(bad[i], &c), -EINVAL);
+}
+
 /* ---- plans --------------------------------------------------------------- */
 
 static bool has_dep(const struct store_step *st, int dep)
@@ -882,6 +936,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_validate),
+		cmocka_unit_test(test_config),
 		cmocka_unit_test(test_plan_create),
 		cmocka_unit_test(test_plan_others),
 		cmocka_unit_test(test_params),
