@@ -575,7 +575,7 @@ static int drive_provision(struct ops *o, struct drive *d, struct store_step *st
 							     ud);
 			if (!req)
 				return -ENOMEM;
-			r = provision_start(o->prov, key, req);
+			r = provision_start(o->prov, key, m->node_id, req);
 			if (r == -EAGAIN || r == -ESHUTDOWN)
 				return 0; /* next tick */
 			if (r < 0 && r != -EEXIST)
@@ -667,6 +667,10 @@ static int drive_deprovision(struct ops *o, struct drive *d, struct store_step *
 		return succeed_step(o, st, NULL, now);
 	}
 
+	/* A create still running for this node (a failed operation's) must
+	 * end first, or it could leave a machine behind after the destroy. */
+	if (provision_busy(o->prov, m->node_id))
+		return 0;
 	r = store_node_revoke(c->store, m->node_id, now);
 	if (r < 0 && r != -EALREADY && r != -ENOENT)
 		return r;
@@ -677,7 +681,7 @@ static int drive_deprovision(struct ops *o, struct drive *d, struct store_step *
 	char *req = provision_request_destroy(pc, m->node_id, m->name, m->machine_id);
 	if (!req)
 		return -ENOMEM;
-	r = provision_start(o->prov, key, req);
+	r = provision_start(o->prov, key, m->node_id, req);
 	if (r == -EAGAIN || r == -ESHUTDOWN || r == -EEXIST)
 		return 0;
 	if (r < 0)
