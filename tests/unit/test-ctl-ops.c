@@ -481,6 +481,9 @@ static const char fake_provisioner[] =
 	"req=$(cat)\n"
 	"dir=$(dirname \"$0\")\n"
 	"case \"$req\" in\n"
+	"*'\"name\":\"quota-'*)\n"
+	"  if [ -e \"$dir/allow-quota\" ]; then echo '{\"ok\":true,\"machine_id\":\"vm-q\"}';\n"
+	"  else echo '{\"ok\":false,\"error\":\"quota exceeded\"}'; fi ;;\n"
 	"*'\"action\":\"create\"'*)\n"
 	"  echo create >> \"$dir/calls\"\n"
 	"  case \"$req\" in *cjt_*) ;; *) echo '{\"ok\":false,\"error\":\"no token\"}'; exit 0;; esac\n"
@@ -491,7 +494,7 @@ static const char fake_provisioner[] =
 	"*) echo '{\"ok\":false,\"error\":\"bad request\"}' ;;\n"
 	"esac\n";
 
-static int setup(void **state)
+static int setup_kind(void **state, const char *kind)
 {
 	struct fixture *f = calloc(1, sizeof(*f));
 	char *err = NULL, conf[1024];
@@ -501,8 +504,8 @@ static int setup(void **state)
 	f->prov = write_script("prov.sh", fake_provisioner);
 	snprintf(conf, sizeof(conf),
 		 "[controller]\nstate_dir = %s\nserver_names = localhost\n"
-		 "[provisioner]\nkind = exec\nprogram = %s\ntimeout_s = 20\n",
-		 f->dir, f->prov);
+		 "[provisioner]\nkind = %s\nprogram = %s\ntimeout_s = 20\n",
+		 f->dir, kind, f->prov);
 	assert_int_equal(config_parse("t.conf", conf, strlen(conf), &f->c.config, &err), 0);
 	assert_int_equal(store_open(f->dir, &f->c.store, &err), 0);
 	assert_int_equal(keys_setup(f->dir, f->c.config->server_names, f->c.store, &f->c.keys, &err), 0);
@@ -513,6 +516,16 @@ static int setup(void **state)
 	assert_non_null(f->c.ops);
 	*state = f;
 	return 0;
+}
+
+static int setup(void **state)
+{
+	return setup_kind(state, "exec");
+}
+
+static int setup_none(void **state)
+{
+	return setup_kind(state, "none");
 }
 
 static int teardown(void **state)
@@ -526,7 +539,7 @@ static int teardown(void **state)
 	store_close(f->c.store);
 	config_free(f->c.config);
 	const char *files[] = { "ca.key", "ca.pem", "job-signing.key", "kek.key", "server.key",
-				"server.pem", "admin.token", "prov.sh", "calls", STORE_DB_NAME,
+				"server.pem", "admin.token", "prov.sh", "calls", "allow-quota", STORE_DB_NAME,
 				STORE_DB_NAME "-wal", STORE_DB_NAME "-shm" };
 	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
 		char *p = path_join(f->dir, files[i]);
@@ -932,6 +945,87 @@ static void test_restart_asks_again(void **state)
 	store_member_done(&m);
 }
 
+/* The provisioner refuses: the step, the operation and the datastore
+ * fail with its words; a retry asks again. */
+static void test_provisioner_failure(void **state)
+{
+	struct fixture *f = *state;
+	char ds[UUID_STRING_MAX], op[UUID_STRING_MAX], reason[OPS_REASON_MAX];
+	char *password = NULL;
+	struct ops_create_spec spec = { .name = "quota", .engine = "postgres", .version = "15", .nodes = 1 };
+	struct store_operation o = {};
+
+	assert_int_equal(ops_create_datastore(f->c.ops, &spec, ds, op, &password, reason), 0);
+	freezero_strp(&password);
+	for (int i = 0; i < 200; i++) {
+		ops_tick(f->c.ops, now_s());
+		get_op(f, op, &o);
+		bool failed = streq(o.state, "failed");
+		if (failed)
+			break;
+		store_operation_done(&o);
+		usleep(50 * 1000);
+	}
+	assert_string_equal(o.state, "failed");
+	assert_string_equal(o.message, "provision on quota-0: provisioner: quota exceeded");
+	store_operation_done(&o);
+
+	char *allow = path_join(f->dir, "allow-quota");
+	assert_int_equal(write_file_atomic(allow, "1", 1, 0600), 0);
+	free(allow);
+	assert_int_equal(ops_retry(f->c.ops, op, reason), 0);
+	wait_machine(f, ds, 0);
+	enrol(f, ds, 0, "198.18.0.40");
+	run_to_end(f, op, NULL);
+	get_op(f, op, &o);
+	assert_string_equal(o.state, "succeeded");
+	store_operation_done(&o);
+}
+
+/* kind = none: the slot is made and the step waits for the machine. */
+static void test_kind_none(void **state)
+{
+	struct fixture *f = *state;
+	char ds[UUID_STRING_MAX], op[UUID_STRING_MAX], reason[OPS_REASON_MAX];
+	char *password = NULL;
+	struct ops_create_spec spec = { .name = "manual", .engine = "postgres", .version = "15", .nodes = 1 };
+	struct store_member m = {};
+	struct store_node n = {};
+	struct store_operation o = {};
+
+	assert_int_equal(ops_create_datastore(f->c.ops, &spec, ds, op, &password, reason), 0);
+	freezero_strp(&password);
+	ops_tick(f->c.ops, now_s());
+	ops_tick(f->c.ops, now_s() + 100000); /* no deadline without a provisioner */
+	assert_int_equal(store_member_get(f->c.store, ds, 0, &m), 0);
+	assert_int_equal(store_node_get(f->c.store, m.node_id, &n), 0);
+	assert_int_equal(n.state, STORE_NODE_PENDING);
+	assert_string_equal(n.name, "manual-0");
+	store_node_done(&n);
+	get_op(f, op, &o);
+	assert_string_equal(o.state, "running");
+	store_operation_done(&o);
+	enrol(f, ds, 0, "198.18.0.50");
+	run_to_end(f, op, NULL);
+	get_op(f, op, &o);
+	assert_string_equal(o.state, "succeeded");
+	store_operation_done(&o);
+	store_member_done(&m);
+	assert_int_equal(store_member_get(f->c.store, ds, 0, &m), 0);
+	assert_string_equal(m.address, "198.18.0.50");
+	assert_null(m.machine_id);
+
+	assert_int_equal(ops_destroy(f->c.ops, ds, op, reason), 0);
+	run_to_end(f, op, NULL);
+	get_op(f, op, &o);
+	assert_string_equal(o.state, "succeeded");
+	store_operation_done(&o);
+	assert_int_equal(store_node_get(f->c.store, m.node_id, &n), 0);
+	assert_int_equal(n.state, STORE_NODE_REVOKED);
+	store_node_done(&n);
+	store_member_done(&m);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -945,6 +1039,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_create, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fail_retry_remove_destroy, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_restart_asks_again, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_provisioner_failure, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_kind_none, setup_none, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
