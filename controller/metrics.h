@@ -3,13 +3,19 @@
  * Request counts and latency by listener and status code, rate-limited
  * answers and dropped agent events are counted here as they happen; job
  * and node counts come from the store, and connected agents from the
- * long-poll table, at scrape time.
+ * long-poll table, at scrape time; so do the datastore families
+ * (docs/datastores.md "Controller metrics added"): operations by kind and
+ * state, finished operations' durations, datastores by state and health,
+ * reachable nodes.
  */
 #pragma once
 
 #include <stdint.h>
 
 #include "http.h"
+
+/* Finished operations read per state for the duration histogram. */
+#define METRICS_OPERATIONS_MAX 10000
 
 struct metrics;
 struct controller;
