@@ -461,9 +461,12 @@ int ads_sd_append(json_t *groups, const struct store_datastore *d, const struct 
 
 /* ---- store readers --------------------------------------------------- */
 
-static int64_t unreachable_s(struct controller *c)
+int64_t ads_unreachable_s(struct controller *c)
 {
-	return health_unreachable_s(c->config->status_interval_s);
+	/* config.c defaults 0 to 3 x status_interval_s; keep that rule here
+	 * too for a config built by hand. */
+	return c->config->node_unreachable_s > 0 ? c->config->node_unreachable_s :
+						     health_unreachable_s(c->config->status_interval_s);
 }
 
 int ads_load_health(struct controller *c, const struct store_datastore *d, int64_t now,
@@ -488,7 +491,7 @@ int ads_load_health(struct controller *c, const struct store_datastore *d, int64
 			.ordinal = ms[i].ordinal, .role = ms[i].role, .state = ms[i].state,
 		};
 		if (store_node_get(c->store, ms[i].node_id, &node) >= 0) {
-			hm[i].reachable = health_member_reachable(node.last_seen_at, now, unreachable_s(c));
+			hm[i].reachable = health_member_reachable(node.last_seen_at, now, ads_unreachable_s(c));
 			hm[i].status = health_member_status(node.health, d->id);
 			store_node_done(&node);
 		}

@@ -92,6 +92,9 @@ int ads_sd_append(json_t *groups, const struct store_datastore *d, const struct 
 
 /* ---- store readers shared with metrics.c ------------------------------ */
 
+/* node_unreachable_s of the configuration. */
+int64_t ads_unreachable_s(struct controller *c);
+
 /* Loads the datastore's members (removed ones hidden), each node's
  * reachability and status, and computes the health.  `ret_members` (may
  * be NULL) receives the rendered members array.  Returns 0 or -errno. */

@@ -196,8 +196,7 @@ static int render_datastores(struct controller *c, FILE *f)
 		return r;
 	for (size_t i = 0; i < n; i++)
 		if (nodes[i].state == STORE_NODE_ENROLLED &&
-		    health_member_reachable(nodes[i].last_seen_at, now,
-					    health_unreachable_s(c->config->status_interval_s)))
+		    health_member_reachable(nodes[i].last_seen_at, now, ads_unreachable_s(c)))
 			reachable++;
 	store_node_array_free(nodes, n);
 	fputs("# HELP cairn_nodes_reachable Enrolled nodes that reported within node_unreachable_s.\n"

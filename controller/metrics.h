@@ -14,8 +14,9 @@
 
 #include "http.h"
 
-/* Finished operations read per state for the duration histogram. */
-#define METRICS_OPERATIONS_MAX 10000
+/* Finished operations read per state for the duration histogram (the
+ * newest ones; the store caps a list at STORE_LIST_MAX). */
+#define METRICS_OPERATIONS_MAX 500
 
 struct metrics;
 struct controller;
