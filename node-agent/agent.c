@@ -259,13 +259,15 @@ static json_t *agent_result(const char *state, const char *message, json_t *outp
 
 /* Runs an accepted entry to its end.  Returns 0, or -ECANCELED when the
  * agent is stopping (the entry stays `running` for the next start). */
-static int agent_run_entry(struct agent *a, struct journal_entry *e, const struct exec_type *exec, json_t *params)
+static int agent_run_entry(struct agent *a, struct journal_entry *e, const struct exec_type *exec, json_t *params,
+			   const char *ds)
 {
 	_cleanup_json_ json_t *output = NULL, *result = NULL;
 	_cleanup_free_ char *message = NULL, *dump = NULL;
 	struct exec_context ctx = {
 		.config = &a->exec_config,
 		.jti = e->jti,
+		.ds = ds,
 		.client = a->client,
 		.gateway_url = a->gateway_url,
 		.keepalive = agent_keepalive,
@@ -422,7 +424,7 @@ static int agent_handle_job(struct agent *a, const char *jws, size_t len)
 	r = agent_state_save(a);
 	if (r < 0)
 		goto out; /* entry stays `accepted`: finished after a restart */
-	r = agent_run_entry(a, &e, vr.exec, vr.claims.params);
+	r = agent_run_entry(a, &e, vr.exec, vr.claims.params, vr.claims.ds);
 out:
 	journal_entry_done(&e);
 	verify_result_done(&vr);
@@ -473,7 +475,7 @@ static int agent_resume(struct agent *a, const char *jti)
 		r = res ? agent_finish(a, &e, res) : -ENOMEM;
 	} else {
 		log_notice("job %s: resuming after a restart", jti);
-		r = agent_run_entry(a, &e, exec, c.params);
+		r = agent_run_entry(a, &e, exec, c.params, c.ds);
 	}
 	if (have_claims)
 		job_claims_done(&c);
