@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "exec-debug.h"
+#include "exec-exporter.h"
 #include "exec-node.h"
 #include "exec-tls.h"
 #include "exec.h"
@@ -21,6 +22,7 @@
 static const struct exec_type exec_table[] = {
 	{ "node.facts", exec_node_facts_validate, exec_node_facts_run },
 	{ "tls.issue", exec_tls_issue_validate, exec_tls_issue_run },
+	{ "exporter.install", exec_exporter_install_validate, exec_exporter_install_run },
 	{ "debug.sleep", exec_debug_sleep_validate, exec_debug_sleep_run },
 };
 
