@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "exec-debug.h"
+#include "exec-exporter.h"
 #include "exec-node.h"
 #include "exec-pg.h"
 #include "exec-pkg.h"
@@ -30,6 +31,7 @@ static const struct exec_type exec_table[] = {
 	{ "pg.config", exec_pg_config_validate, exec_pg_config_run },
 	{ "pg.service", exec_pg_service_validate, exec_pg_service_run },
 	{ "pg.destroy", exec_pg_destroy_validate, exec_pg_destroy_run },
+	{ "exporter.install", exec_exporter_install_validate, exec_exporter_install_run },
 	{ "debug.sleep", exec_debug_sleep_validate, exec_debug_sleep_run },
 };
 

@@ -7,6 +7,7 @@ AGENT_UNIT_TESTS = \
 	tests/unit/test-agent-exec \
 	tests/unit/test-agent-enroll \
 	tests/unit/test-agent-proc \
+	tests/unit/test-agent-service \
 	tests/unit/test-agent-pg \
 	tests/unit/test-cli-options \
 	tests/unit/test-cli-output
@@ -35,6 +36,10 @@ tests_unit_test_agent_exec_LDADD = $(AGENT_UNIT_LDADD)
 tests_unit_test_agent_enroll_SOURCES = tests/unit/test-agent-enroll.c
 tests_unit_test_agent_enroll_CFLAGS = $(AGENT_UNIT_CFLAGS)
 tests_unit_test_agent_enroll_LDADD = $(AGENT_UNIT_LDADD)
+
+tests_unit_test_agent_service_SOURCES = tests/unit/test-agent-service.c
+tests_unit_test_agent_service_CFLAGS = $(AGENT_UNIT_CFLAGS)
+tests_unit_test_agent_service_LDADD = $(AGENT_UNIT_LDADD)
 
 tests_unit_test_agent_proc_SOURCES = tests/unit/test-agent-proc.c
 tests_unit_test_agent_proc_CFLAGS = $(AGENT_UNIT_CFLAGS)
