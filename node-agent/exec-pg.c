@@ -627,8 +627,10 @@ static int pg_rm_rf(const char *path)
 	return 0;
 }
 
-/* Makes <db_dir> and <db_dir>/<ds> (0700, postgres) and the socket dir;
- * a db_dir that cannot be written is named in the message. */
+/* Makes <db_dir> and <db_dir>/<ds> (postgres, 0711: the socket directory
+ * inside must be reachable by prometheus for the exporter; PGDATA itself
+ * is 0700) and the socket dir; a db_dir that cannot be written is named
+ * in the message. */
 static int pg_prepare_dirs(const struct exec_context *ctx, const struct pg_paths *p, char **ret_message)
 {
 	const char *db_dir = ctx->config->db_dir;
@@ -641,11 +643,11 @@ static int pg_prepare_dirs(const struct exec_context *ctx, const struct pg_paths
 		r = -errno;
 		return PG_FAIL(r, "db_dir %s is not writable: %s", db_dir, strerror(-r));
 	}
-	if (mkdir(p->base, 0700) < 0 && errno != EEXIST) {
+	if (mkdir(p->base, 0711) < 0 && errno != EEXIST) {
 		r = -errno;
 		return PG_FAIL(r, "db_dir %s is not writable: cannot create %s: %s", db_dir, p->base, strerror(-r));
 	}
-	r = pg_mkdir(p->base, 0700, ret_message);
+	r = pg_mkdir(p->base, 0711, ret_message);
 	if (r < 0)
 		return r;
 	return pg_mkdir(p->run, 0755, ret_message);
