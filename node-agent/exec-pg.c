@@ -1191,8 +1191,10 @@ int exec_pg_slots_run(json_t *params, const struct exec_context *ctx, json_t **r
 	return *ret_output ? 0 : -ENOMEM;
 }
 
-/* Entries of pg_file_settings that will not apply.  A parameter that only
- * waits for a restart is not an error here: pg_settings reports it. */
+/* Entries of pg_file_settings that will not apply.  pg_file_settings says
+ * "setting could not be applied" both for a bad value and for a
+ * postmaster parameter that waits for a restart; those are left to
+ * pg_config_check (postgres -C), which parses them as a start would. */
 static int pg_file_errors(PGconn *c, char **ret_error, char **ret_message)
 {
 	_cleanup_pgresult_ PGresult *res = NULL;
@@ -1200,8 +1202,8 @@ static int pg_file_errors(PGconn *c, char **ret_error, char **ret_message)
 
 	r = pg_sql(c,
 		   "SELECT COALESCE(sourcefile, '?'), COALESCE(sourceline, 0), COALESCE(name, ''), error"
-		   " FROM pg_file_settings WHERE error IS NOT NULL"
-		   " AND error NOT LIKE '%cannot be changed without restarting the server%'"
+		   " FROM pg_file_settings f WHERE error IS NOT NULL"
+		   " AND NOT EXISTS (SELECT 1 FROM pg_settings s WHERE s.name = f.name AND s.context = 'postmaster')"
 		   " ORDER BY seqno LIMIT 1",
 		   0, NULL, &res, ret_message);
 	if (r < 0)
@@ -1273,6 +1275,43 @@ static int pg_pending_restart(PGconn *c, json_t **ret, char **ret_message)
 	return 0;
 }
 
+/* Parses the configuration files as a server start would (`postgres -C`,
+ * allowed while the server runs): 1 and *ret_error with PostgreSQL's
+ * message when they hold an error, 0 when clean. */
+static int pg_config_check(const struct exec_context *ctx, const char *version, const char *data, char **ret_error,
+			   char **ret_message)
+{
+	static const char *const env[] = { "LC_ALL=C.UTF-8", NULL };
+	_cleanup_free_ char *postgres = NULL;
+	struct proc_result res = { 0 };
+	int r;
+
+	r = pg_bin(version, "postgres", &postgres, ret_message);
+	if (r < 0)
+		return r;
+	const char *argv[] = { postgres, "-D", data, "-C", "port", NULL };
+	struct proc_spec spec = { .argv = argv, .env = env, .user = PG_USER, .timeout_ms = 30000,
+				  .keepalive = ctx->keepalive, .userdata = ctx->userdata };
+	r = proc_run(&spec, &res);
+	if (r < 0) {
+		proc_result_done(&res);
+		return PG_FAIL(r, "cannot run %s -C: %s", postgres, strerror(-r));
+	}
+	if (res.exit_status != 0) {
+		/* "<time> [pid] LOG:  invalid value for parameter …": the
+		 * first message without its log prefix. */
+		const char *m = strstr(res.err, "LOG:  ");
+		if (!m)
+			m = strstr(res.err, "FATAL:  ");
+		m = m ? strstr(m, ":  ") + 3 : proc_tail(res.err, PG_MESSAGE_TAIL);
+		*ret_error = pg_msg("%.*s", (int)MIN(strcspn(m, "\n"), (size_t)PG_MESSAGE_TAIL), m);
+		proc_result_done(&res);
+		return 1;
+	}
+	proc_result_done(&res);
+	return 0;
+}
+
 int exec_pg_config_run(json_t *params, const struct exec_context *ctx, json_t **ret_output, char **ret_message)
 {
 	json_t *settings = json_object_get(params, "settings");
@@ -1305,7 +1344,9 @@ int exec_pg_config_run(json_t *params, const struct exec_context *ctx, json_t **
 		return r;
 	/* pg_file_settings parses the files as they are now, before any
 	 * reload: a bad file is caught before the server sees it. */
-	r = pg_file_errors(c, &err, ret_message);
+	r = pg_config_check(ctx, inst.version, p.data, &err, ret_message);
+	if (r == 0)
+		r = pg_file_errors(c, &err, ret_message);
 	if (r != 0) {
 		int k = old ? pg_write(p.data, EXEC_PG_SETTINGS_CONF, old, 0600, NULL) : unlink_durable(path);
 
