@@ -164,6 +164,14 @@ static int proc_buf_read(struct proc_buf *b, int fd)
 	return 1;
 }
 
+/* Signals the child's process group (it made one with setsid), or the
+ * child alone if it has not got that far yet. */
+static void proc_kill(pid_t pid, int sig)
+{
+	if (kill(-pid, sig) < 0)
+		(void)kill(pid, sig);
+}
+
 static void close_pair(int p[2])
 {
 	if (p[0] >= 0)
@@ -271,17 +279,17 @@ int proc_run(const struct proc_spec *spec, struct proc_result *ret)
 			last_keep = now;
 			if (!cancelled && !spec->keepalive(spec->userdata)) {
 				cancelled = true;
-				kill(-pid, SIGTERM);
+				proc_kill(pid, SIGTERM);
 				kill_at = now + PROC_KILL_GRACE_MS;
 			}
 		}
 		if (!exited && !timed_out && !cancelled && now >= deadline) {
 			timed_out = true;
-			kill(-pid, SIGTERM);
+			proc_kill(pid, SIGTERM);
 			kill_at = now + PROC_KILL_GRACE_MS;
 		}
 		if (!exited && kill_at && now >= kill_at) {
-			kill(-pid, SIGKILL);
+			proc_kill(pid, SIGKILL);
 			kill_at = 0;
 		}
 
@@ -301,7 +309,7 @@ int proc_run(const struct proc_spec *spec, struct proc_result *ret)
 		if (k < 0 && errno != EINTR) {
 			r = -errno;
 			if (!exited) {
-				kill(-pid, SIGKILL);
+				proc_kill(pid, SIGKILL);
 				(void)waitpid(pid, &status, 0);
 			}
 			goto fail;
