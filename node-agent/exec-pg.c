@@ -40,7 +40,7 @@
 #define PG_STATEMENT_TIMEOUT_MS 60000
 #define PG_INITDB_TIMEOUT_MS (300 * 1000)
 #define PG_BASEBACKUP_TIMEOUT_MS (3400 * 1000)
-#define PG_START_TIMEOUT_MS (300 * 1000)
+#define PG_START_TIMEOUT_MS (240 * 1000) /* under pg.service's 300 s */
 #define PG_STOP_TIMEOUT_MS (120 * 1000)
 #define PG_MESSAGE_TAIL 1500
 #define PG_HOST_MAX 253
@@ -760,6 +760,58 @@ static int pg_write_confs(const struct exec_context *ctx, const char *data, int 
 	return 0;
 }
 
+/* The certificate files postgresql.conf (and pg_basebackup) point at
+ * must exist before the server starts: tls.issue makes them. */
+static int pg_check_tls(const struct pg_paths *p, bool repl, char **ret_message)
+{
+	static const char *const server[] = { "server.crt", "server.key", "ca.crt", NULL };
+	static const char *const client[] = { "repl.crt", "repl.key", NULL };
+
+	for (int k = 0; k < (repl ? 2 : 1); k++)
+		for (const char *const *f = k == 0 ? server : client; *f; f++) {
+			_cleanup_free_ char *path = path_join(p->tls, *f);
+
+			if (!path)
+				return -ENOMEM;
+			if (access(path, R_OK) < 0) {
+				int r = -errno;
+				return PG_FAIL(r, "%s: %s (tls.issue must run first)", path, strerror(-r));
+			}
+		}
+	return 0;
+}
+
+/* The last line of the direct backend's log of the service, for a
+ * message (the systemd backend logs to the journal: then NULL). */
+static char *pg_log_tail(const struct exec_context *ctx, const char *service)
+{
+	_cleanup_free_ char *path = NULL, *data = NULL;
+	size_t len = 0;
+	int fd;
+	off_t size;
+
+	if (!ctx->config->state_dir || asprintf(&path, "%s/services/%s.log", ctx->config->state_dir, service) < 0)
+		return NULL;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return NULL;
+	size = lseek(fd, 0, SEEK_END);
+	data = malloc(PG_MESSAGE_TAIL + 1);
+	if (size < 0 || !data || lseek(fd, size > PG_MESSAGE_TAIL ? size - PG_MESSAGE_TAIL : 0, SEEK_SET) < 0) {
+		close(fd);
+		return NULL;
+	}
+	for (ssize_t n; len < PG_MESSAGE_TAIL && (n = read(fd, data + len, PG_MESSAGE_TAIL - len)) > 0;)
+		len += (size_t)n;
+	close(fd);
+	data[len] = 0;
+	/* The last non-empty line. */
+	while (len > 0 && (data[len - 1] == '\n' || data[len - 1] == ' '))
+		data[--len] = 0;
+	const char *nl = strrchr(data, '\n');
+	return strdup(nl ? nl + 1 : data);
+}
+
 struct pg_ready {
 	const char *db_dir;
 	const char *ds;
@@ -800,10 +852,12 @@ static int pg_start(const struct exec_context *ctx, const struct pg_paths *p, co
 	if (!ctx->config->services)
 		return PG_FAIL(-ENOSYS, "the agent has no service supervisor");
 	r = service_start(ctx->config->services, &spec, pg_ready_cb, &pr, PG_START_TIMEOUT_MS);
-	if (r < 0)
-		return PG_FAIL(r, "PostgreSQL (service %s) did not become ready: %s (see %s/services/%s.log)",
-			       p->service, strerror(-r), ctx->config->state_dir ? ctx->config->state_dir : "?",
-			       p->service);
+	if (r < 0) {
+		_cleanup_free_ char *tail = pg_log_tail(ctx, p->service);
+
+		return PG_FAIL(r, "PostgreSQL (service %s) did not become ready: %s%s%s", p->service, strerror(-r),
+			       tail ? "; last log line: " : "", tail ? tail : "");
+	}
 	return 0;
 }
 
@@ -990,7 +1044,7 @@ int exec_pg_init_run(json_t *params, const struct exec_context *ctx, json_t **re
 
 	if ((r = pg_check_ds_params(ctx, params, ret_message)) < 0 || (r = pg_paths_get(ctx, &p, ret_message)) < 0 ||
 	    (r = pg_bin(version, "initdb", &initdb, ret_message)) < 0 ||
-	    (r = pg_prepare_dirs(ctx, &p, ret_message)) < 0)
+	    (r = pg_prepare_dirs(ctx, &p, ret_message)) < 0 || (r = pg_check_tls(&p, false, ret_message)) < 0)
 		return r;
 	state = pg_data_state(&p, ctx->ds, ret_message);
 	if (state < 0)
@@ -1066,7 +1120,7 @@ int exec_pg_replica_run(json_t *params, const struct exec_context *ctx, json_t *
 
 	if ((r = pg_check_ds_params(ctx, params, ret_message)) < 0 || (r = pg_paths_get(ctx, &p, ret_message)) < 0 ||
 	    (r = pg_bin(version, "pg_basebackup", &bb, ret_message)) < 0 ||
-	    (r = pg_prepare_dirs(ctx, &p, ret_message)) < 0)
+	    (r = pg_prepare_dirs(ctx, &p, ret_message)) < 0 || (r = pg_check_tls(&p, true, ret_message)) < 0)
 		return r;
 	state = pg_data_state(&p, ctx->ds, ret_message);
 	if (state < 0)
