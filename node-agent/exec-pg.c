@@ -13,6 +13,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <ftw.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -1497,6 +1498,33 @@ int exec_pg_service_run(json_t *params, const struct exec_context *ctx, json_t *
 	return *ret_output ? 0 : -ENOMEM;
 }
 
+/* A server still running from PGDATA that the supervisor does not know
+ * (its service file lost) is stopped with pg_ctl before the files go:
+ * removing PGDATA under a live server would leave it running blind. */
+static int pg_stop_stray(const struct exec_context *ctx, const struct pg_paths *p, char **ret_message)
+{
+	_cleanup_free_ char *pidfile = path_join(p->data, "postmaster.pid"), *verfile = path_join(p->data, "PG_VERSION");
+	_cleanup_free_ char *line = NULL, *version = NULL, *pg_ctl = NULL;
+	int64_t pid = 0;
+
+	if (!pidfile || !verfile)
+		return -ENOMEM;
+	/* postmaster.pid: the pid on its first line, then more lines. */
+	if (read_file_full(pidfile, 4096, &line, NULL) < 0)
+		return 0;
+	line[strcspn(line, "\n")] = 0;
+	if (parse_int64(line, 1, INT32_MAX, &pid) < 0 || kill((pid_t)pid, 0) < 0)
+		return 0;
+	if (read_one_line(verfile, 16, &version) >= 0 && pg_bin(version, "pg_ctl", &pg_ctl, NULL) >= 0) {
+		const char *argv[] = { pg_ctl, "-D", p->data, "-m", "fast", "-w", "-t", "60", "stop", NULL };
+		(void)pg_run(argv, 90 * 1000, ctx, NULL);
+	}
+	if (access(pidfile, F_OK) == 0 && kill((pid_t)pid, 0) == 0)
+		return PG_FAIL(-EBUSY, "a PostgreSQL server (pid %" PRId64 ") still runs from %s; not removing it", pid,
+			       p->data);
+	return 0;
+}
+
 int exec_pg_destroy_run(json_t *params, const struct exec_context *ctx, json_t **ret_output, char **ret_message)
 {
 	_cleanup_(pg_paths_done) struct pg_paths p = { 0 };
@@ -1514,6 +1542,9 @@ int exec_pg_destroy_run(json_t *params, const struct exec_context *ctx, json_t *
 		if (r < 0 && r != -ENOENT)
 			return PG_FAIL(r, "cannot stop and remove service %s: %s", p.service, strerror(-r));
 	}
+	r = pg_stop_stray(ctx, &p, ret_message);
+	if (r < 0)
+		return r;
 	paths[0] = p.base;
 	paths[1] = p.tls;
 	for (size_t i = 0; i < ELEMENTSOF(paths); i++) {
