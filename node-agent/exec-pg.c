@@ -1028,7 +1028,30 @@ static int pg_roles(PGconn *c, const char *verifier, char **ret_message)
 			   ret_message);
 	if (r < 0)
 		return r;
+	/* Since PostgreSQL 15 only the database owner may create in public:
+	 * the admin gets that right in the database it is handed. */
+	r = pg_sql(c, "GRANT USAGE, CREATE ON SCHEMA public TO " CAIRN_PG_ADMIN_USER, 0, NULL, NULL, ret_message);
+	if (r < 0)
+		return r;
 	return pg_sql(c, "COMMIT", 0, NULL, NULL, ret_message);
+}
+
+static int pg_config_check(const struct exec_context *ctx, const char *version, const char *data, char **ret_error,
+			   char **ret_message);
+
+/* Parses the configuration as the server will before starting it, so a
+ * bad setting fails the job at once with PostgreSQL's message rather
+ * than after the start timeout. */
+static int pg_precheck(const struct exec_context *ctx, const char *version, const char *data, char **ret_message)
+{
+	_cleanup_free_ char *err = NULL;
+	int r = pg_config_check(ctx, version, data, &err, ret_message);
+
+	if (r < 0)
+		return r;
+	if (r > 0)
+		return PG_FAIL(-EINVAL, "the configuration is refused by PostgreSQL: %s", err ? err : "error");
+	return 0;
 }
 
 int exec_pg_init_run(json_t *params, const struct exec_context *ctx, json_t **ret_output, char **ret_message)
@@ -1090,6 +1113,9 @@ int exec_pg_init_run(json_t *params, const struct exec_context *ctx, json_t **re
 	}
 
 	r = pg_save_instance(ctx, version, port, ret_message);
+	if (r < 0)
+		return r;
+	r = pg_precheck(ctx, version, p.data, ret_message);
 	if (r < 0)
 		return r;
 	r = pg_start(ctx, &p, version, port, ret_message);
@@ -1166,6 +1192,9 @@ int exec_pg_replica_run(json_t *params, const struct exec_context *ctx, json_t *
 	}
 
 	r = pg_save_instance(ctx, version, port, ret_message);
+	if (r < 0)
+		return r;
+	r = pg_precheck(ctx, version, p.data, ret_message);
 	if (r < 0)
 		return r;
 	r = pg_start(ctx, &p, version, port, ret_message);
