@@ -826,7 +826,9 @@ static int service_wait_ready(struct services *s, const char *name, bool (*ready
 	for (;;) {
 		int running = service_status(s, name, NULL);
 
-		if (running == 1 && (!ready || ready(userdata)))
+		/* Alive before and after a successful probe: a port answered
+		 * by some other process while ours dies is not ready. */
+		if (running == 1 && (!ready || ready(userdata)) && service_status(s, name, NULL) == 1)
 			return 0;
 		if (now_mono_ms() >= deadline)
 			break;
