@@ -28,6 +28,7 @@
 
 #include "exec-exporter.h"
 #include "exec-node.h"
+#include "exec-tls.h"
 #include "exec.h"
 #include "fileio.h"
 #include "macro.h"
@@ -247,6 +248,38 @@ static void test_exporter_params(void **state)
 				    "  key_file: \"/etc/cairn/tls/x/exporter.key\"\n"));
 }
 
+static void test_tls_owner(void **state)
+{
+	(void)state;
+	struct exec_config cfg = { .state_dir = "/var/lib/cairn", .tls_dir = "/etc/cairn/tls" };
+	char reason[EXEC_REASON_MAX];
+	uid_t uid;
+	gid_t gid;
+	const char *owners[] = { "postgres", "prometheus" };
+
+	for (size_t i = 0; i < ELEMENTSOF(owners); i++) {
+		_cleanup_json_ json_t *p = json_pack("{s:[s],s:s,s:s,s:s}", "names", "a.example", "key_path",
+						     "/etc/cairn/tls/x/k", "cert_path", "/etc/cairn/tls/x/c", "owner",
+						     owners[i]);
+
+		if (proc_user(owners[i], &uid, &gid) == 0)
+			assert_int_equal(exec_tls_issue_validate(p, &cfg, reason, sizeof(reason)), 0);
+		else
+			assert_int_equal(exec_tls_issue_validate(p, &cfg, reason, sizeof(reason)), -EINVAL);
+	}
+	{
+		_cleanup_json_ json_t *p = json_pack("{s:[s],s:s,s:s,s:s}", "names", "a.example", "key_path",
+						     "/etc/cairn/tls/x/k", "cert_path", "/etc/cairn/tls/x/c", "owner",
+						     "nobody");
+		_cleanup_json_ json_t *q = json_pack("{s:[s],s:s,s:s,s:i}", "names", "a.example", "key_path",
+						     "/etc/cairn/tls/x/k", "cert_path", "/etc/cairn/tls/x/c", "owner", 0);
+
+		assert_int_equal(exec_tls_issue_validate(p, &cfg, reason, sizeof(reason)), -EINVAL);
+		assert_non_null(strstr(reason, "params.owner"));
+		assert_int_equal(exec_tls_issue_validate(q, &cfg, reason, sizeof(reason)), -EINVAL);
+	}
+}
+
 static void test_exporter_install(void **state)
 {
 	(void)state;
@@ -386,6 +419,7 @@ int main(void)
 		cmocka_unit_test(test_refusals),
 		cmocka_unit_test(test_unit_render),
 		cmocka_unit_test(test_exporter_params),
+		cmocka_unit_test(test_tls_owner),
 		cmocka_unit_test_teardown(test_exporter_install, exporter_teardown),
 	};
 
