@@ -14,8 +14,9 @@
  * reads it as prometheus at every TLS handshake, and state_dir is 0700
  * root.  The PostgreSQL exporter logs in as cairn_monitor over the
  * instance's Unix socket (peer authentication, no password), so its
- * environment holds no secret.  The job succeeds once both accept TCP
- * connections on their ports.  Running it again with the same ports
+ * environment holds no secret.  The job succeeds once both answer HTTPS
+ * on their ports with a certificate that chains to <tls_dir>/<ds>/ca.crt
+ * (a TCP connect when there is no ca.crt).  Running it again with the same ports
  * leaves running exporters alone; other ports restart them.
  */
 #include <arpa/inet.h>
@@ -40,6 +41,7 @@
 #include "util.h"
 
 #define EXPORTER_CONNECT_TIMEOUT_MS 500
+#define EXPORTER_PROBE_TIMEOUT_MS 3000
 
 int exec_exporter_install_validate(json_t *params, const struct exec_config *cfg, char *reason, size_t reason_len)
 {
@@ -95,14 +97,13 @@ static char *exporter_message(const char *fmt, ...)
 struct exporter_probe {
 	const char *address; /* IPv4 literal */
 	int port;
+	const char *ca_file; /* <tls_dir>/<ds>/ca.crt, or NULL: TCP connect only */
 };
 
-/* Ready when a TCP connection to address:port succeeds within
- * EXPORTER_CONNECT_TIMEOUT_MS (the TLS handshake is the client's
- * business; the port open means the exporter loaded its web config). */
-static bool exporter_ready(void *userdata)
+/* A TCP connection to address:port succeeds within
+ * EXPORTER_CONNECT_TIMEOUT_MS. */
+static bool exporter_tcp_ready(const struct exporter_probe *p)
 {
-	const struct exporter_probe *p = userdata;
 	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)p->port) };
 	_cleanup_close_ int fd = -1;
 	struct pollfd pfd;
@@ -124,6 +125,39 @@ static bool exporter_ready(void *userdata)
 	return getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) == 0 && err == 0;
 }
 
+/* Ready when the exporter answers an HTTPS HEAD of "/" with 200, its
+ * certificate verified against the datastore's CA (the exporter-toolkit
+ * loads certificate and key at each handshake, so an open port alone would
+ * not show a key prometheus cannot read).  Without a CA file: TCP connect. */
+static bool exporter_ready(void *userdata)
+{
+	const struct exporter_probe *p = userdata;
+	_cleanup_curl_ CURL *c = NULL;
+	char url[NODE_FACTS_ADDRESS_MAX + 32];
+	long code = 0;
+
+	if (!p->ca_file)
+		return exporter_tcp_ready(p);
+	c = curl_easy_init();
+	if (!c)
+		return false;
+	snprintf(url, sizeof(url), "https://%s:%d/", p->address, p->port);
+	if (curl_easy_setopt(c, CURLOPT_URL, url) != CURLE_OK ||
+	    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "https") != CURLE_OK ||
+	    curl_easy_setopt(c, CURLOPT_CAINFO, p->ca_file) != CURLE_OK ||
+	    curl_easy_setopt(c, CURLOPT_CAPATH, NULL) != CURLE_OK ||
+	    curl_easy_setopt(c, CURLOPT_PROXY, "") != CURLE_OK ||
+	    curl_easy_setopt(c, CURLOPT_NOBODY, 1L) != CURLE_OK ||
+	    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L) != CURLE_OK ||
+	    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, (long)EXPORTER_CONNECT_TIMEOUT_MS) != CURLE_OK ||
+	    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)EXPORTER_PROBE_TIMEOUT_MS) != CURLE_OK)
+		return false;
+	if (curl_easy_perform(c) != CURLE_OK)
+		return false;
+	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
+	return code == 200;
+}
+
 /* A path that may go into YAML and argv as is. */
 static bool exporter_path_ok(const char *p)
 {
@@ -139,7 +173,7 @@ static int exporter_start(const struct exec_context *ctx, const char *ds, const 
 {
 	_cleanup_free_ char *dsdir = path_join(ctx->config->tls_dir, ds);
 	_cleanup_free_ char *cert = NULL, *key = NULL, *web = NULL, *webname = NULL, *yml = NULL;
-	_cleanup_free_ char *listen = NULL, *webarg = NULL;
+	_cleanup_free_ char *listen = NULL, *webarg = NULL, *ca = NULL;
 	struct exporter_probe probe = { .address = address, .port = port };
 	struct stat st;
 	int r;
@@ -149,8 +183,11 @@ static int exporter_start(const struct exec_context *ctx, const char *ds, const 
 	cert = path_join(dsdir, "exporter.crt");
 	key = path_join(dsdir, "exporter.key");
 	web = path_join(dsdir, webname);
-	if (!cert || !key || !web)
+	ca = path_join(dsdir, "ca.crt");
+	if (!cert || !key || !web || !ca)
 		return -ENOMEM;
+	if (access(ca, R_OK) == 0)
+		probe.ca_file = ca;
 	if (!exporter_path_ok(web)) {
 		*ret_message = strdup("tls_dir holds characters an exporter configuration cannot carry");
 		return -EINVAL;
