@@ -768,6 +768,8 @@ static int service_bus_unit_job(struct services *s, const char *method, const ch
 	if (r < 0)
 		return log_warning_errno(r, "service %s: cannot reach the system bus", name);
 	r = sd_bus_call_method(bus, SD_DEST, SD_PATH, SD_MANAGER, method, &err, &reply, "ss", unit, "replace");
+	if (r < 0 && streq(method, "StopUnit") && sd_bus_error_has_name(&err, "org.freedesktop.systemd1.NoSuchUnit"))
+		return 0; /* never loaded: stopped */
 	if (r < 0)
 		return log_warning_errno(r, "service %s: %s %s failed: %s", name, method, unit,
 					 err.message ? err.message : "error");
