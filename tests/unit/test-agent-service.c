@@ -160,6 +160,64 @@ static void test_direct_lifecycle(void **state)
 	services_free(s);
 }
 
+/* A service that ignores its stop signal is killed (with its session)
+ * after stop_timeout_ms; the reload signal reaches it; its output goes to
+ * <state_dir>/services/<name>.log; a changed spec restarts it. */
+static void test_direct_signals(void **state)
+{
+	(void)state;
+	const char *const argv[] = { "/bin/sh", "-c",
+				     "trap '' TERM; trap 'echo got-hup' HUP; echo started $CAIRN_X; "
+				     "while :; do sleep 0.05; done",
+				     NULL };
+	const char *const env1[] = { "CAIRN_X=one", NULL };
+	const char *const env2[] = { "CAIRN_X=two", NULL };
+	struct service_spec spec = {
+		.name = "test-stubborn",
+		.argv = argv,
+		.env = env1,
+		.user = "nobody",
+		.stop_signal = SIGTERM,
+		.reload_signal = SIGHUP,
+		.stop_timeout_ms = 300,
+	};
+	_cleanup_free_ char *services = path_join(test_dir, "services");
+	_cleanup_free_ char *logp = path_join(services, "test-stubborn.log");
+	struct services *s = NULL;
+	pid_t pid = 0, pid2 = 0;
+	int64_t t0;
+
+	if (geteuid() != 0)
+		skip();
+	assert_int_equal(services_new(test_dir, "direct", &s), 0);
+	assert_int_equal(service_start(s, &spec, NULL, NULL, 5000), 0);
+	assert_int_equal(service_status(s, "test-stubborn", &pid), 1);
+	test_sleep_ms(200);
+	assert_int_equal(service_reload(s, "test-stubborn"), 0);
+	test_sleep_ms(300);
+	{
+		_cleanup_free_ char *data = NULL;
+
+		assert_int_equal(read_file_full(logp, 65536, &data, NULL), 0);
+		assert_non_null(strstr(data, "started one\n"));
+		assert_non_null(strstr(data, "got-hup\n"));
+	}
+	/* Changed environment: restarted (SIGTERM ignored, so SIGKILL). */
+	spec.env = env2;
+	t0 = now_mono_ms();
+	assert_int_equal(service_start(s, &spec, NULL, NULL, 5000), 0);
+	assert_true(now_mono_ms() - t0 >= 300);
+	assert_int_equal(service_status(s, "test-stubborn", &pid2), 1);
+	assert_true(pid2 != pid);
+	assert_int_equal(kill(pid, 0), -1);
+	t0 = now_mono_ms();
+	assert_int_equal(service_stop(s, "test-stubborn"), 0);
+	assert_true(now_mono_ms() - t0 >= 300);
+	assert_int_equal(kill(pid2, 0), -1);
+	assert_int_equal(service_remove(s, "test-stubborn"), 0);
+	services_free(s);
+}
+
 static void test_refusals(void **state)
 {
 	(void)state;
@@ -416,6 +474,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_direct_lifecycle),
+		cmocka_unit_test(test_direct_signals),
 		cmocka_unit_test(test_refusals),
 		cmocka_unit_test(test_unit_render),
 		cmocka_unit_test(test_exporter_params),
