@@ -14,12 +14,13 @@
 #define EXPORTER_USER "prometheus"
 #define EXPORTER_NODE_SERVICE "node-exporter"
 #define EXPORTER_POSTGRES_SERVICE_PREFIX "postgres-exporter-"
-#define EXPORTER_READY_TIMEOUT_MS (60 * 1000)  /* each exporter must answer within this */
+#define EXPORTER_READY_TIMEOUT_MS (60 * 1000) /* each exporter must answer within this */
 #define EXPORTER_STOP_TIMEOUT_MS (10 * 1000)
 
-int exec_exporter_install_validate(json_t *params, const struct exec_config *cfg, char *reason, size_t reason_len);
+int exec_exporter_install_validate(json_t *params, const struct exec_config *cfg, char *reason,
+                                   size_t reason_len);
 int exec_exporter_install_run(json_t *params, const struct exec_context *ctx, json_t **ret_output,
-			      char **ret_message);
+                              char **ret_message);
 
 /* The exporter-toolkit web configuration serving TLS with cert_file and
  * key_file (YAML, the paths double-quoted).  Heap string or NULL. */
