@@ -679,8 +679,15 @@ static int service_unit_render_json(const char *name, json_t *spec, char **ret_t
 	        "User=%s\n",
 	        name, name, json_string_value(json_object_get(spec, "user")));
 	if (cwd) {
+		/* A path setting: no quotes (systemd takes them as part of
+		 * the path), only specifiers escaped; it is absolute, so no
+		 * leading '-' or '~' changes its meaning. */
 		fputs("WorkingDirectory=", f);
-		service_unit_quote(f, cwd, false);
+		for (const char *p = cwd; *p; p++) {
+			if (*p == '%')
+				fputc('%', f);
+			fputc(*p, f);
+		}
 		fputc('\n', f);
 	}
 	json_array_foreach(json_object_get(spec, "env"), i, e)

@@ -266,7 +266,7 @@ static void test_unit_render(void **state)
 
 	assert_int_equal(service_unit_render(&spec, &text), 0);
 	assert_non_null(strstr(text, "\n[Service]\nType=simple\nUser=nobody\n"));
-	assert_non_null(strstr(text, "\nWorkingDirectory=\"/\"\n"));
+	assert_non_null(strstr(text, "\nWorkingDirectory=/\n"));
 	assert_non_null(strstr(text, "\nEnvironment=\"DATA_SOURCE_NAME=host=/var/lib/cairn-db/x/"
 	                             "run user=cairn_monitor\"\n"));
 	assert_non_null(strstr(
@@ -278,6 +278,29 @@ static void test_unit_render(void **state)
 	assert_non_null(strstr(text, "\nTimeoutStopSec=60000ms\n"));
 	assert_non_null(strstr(text, "\nRestart=on-failure\n"));
 	assert_non_null(strstr(text, "\n[Install]\nWantedBy=multi-user.target\n"));
+
+	/* systemd's own parser accepts it, where the tool is installed
+	 * (it works without a running systemd). */
+	if (access("/usr/bin/systemd-analyze", X_OK) == 0) {
+		_cleanup_free_ char *unit = path_join(test_dir, "cairn-test-render.service");
+		_cleanup_free_ char *vtext = NULL;
+		const char *const vargv[] = {"/bin/sleep", "1 2", "$x%y\"z", NULL};
+		const char *const cmd[] = {"/usr/bin/systemd-analyze", "verify", "--man=no", unit,
+		                           NULL};
+		struct service_spec v = spec;
+		struct proc_spec ps = {.argv = cmd, .timeout_ms = 60000};
+		struct proc_result res = {0};
+
+		v.argv = vargv;
+		assert_int_equal(service_unit_render(&v, &vtext), 0);
+		assert_int_equal(write_string_atomic(unit, vtext, 0644), 0);
+		assert_int_equal(proc_run(&ps, &res), 0);
+		if (res.exit_status != 0)
+			print_error("systemd-analyze: %s%s\n", res.out, res.err);
+		assert_int_equal(res.exit_status, 0);
+		proc_result_done(&res);
+		unlink(unit);
+	}
 
 	spec.reload_signal = 0;
 	spec.stop_signal = 0; /* SIGTERM by default */
