@@ -316,3 +316,34 @@ int exec_exporter_install_run(json_t *params, const struct exec_context *ctx, js
 	*ret_output = TAKE_PTR(out);
 	return 0;
 }
+
+int exporter_remove(const struct exec_config *cfg, const char *ds)
+{
+	_cleanup_free_ char *pgname = NULL, *dsdir = NULL;
+	const char *names[2];
+	int r, ret = 0;
+
+	if (!cfg || !cfg->services || !ds || !uuid_is_valid(ds))
+		return -EINVAL;
+	if (asprintf(&pgname, EXPORTER_POSTGRES_SERVICE_PREFIX "%s", ds) < 0)
+		return -ENOMEM;
+	dsdir = path_join(cfg->tls_dir, ds);
+	if (!dsdir)
+		return -ENOMEM;
+	names[0] = pgname;
+	names[1] = EXPORTER_NODE_SERVICE;
+	for (size_t i = 0; i < ELEMENTSOF(names); i++) {
+		_cleanup_free_ char *webname = NULL, *web = NULL;
+
+		r = service_remove(cfg->services, names[i]);
+		if (r < 0 && ret == 0)
+			ret = r;
+		if (asprintf(&webname, "%s.web.yml", names[i]) < 0)
+			return -ENOMEM;
+		web = path_join(dsdir, webname);
+		if (!web)
+			return -ENOMEM;
+		(void)unlink_durable(web);
+	}
+	return ret;
+}

@@ -25,3 +25,9 @@ int exec_exporter_install_run(json_t *params, const struct exec_context *ctx, js
 /* The exporter-toolkit web configuration serving TLS with cert_file and
  * key_file (YAML, the paths double-quoted).  Heap string or NULL. */
 char *exporter_web_config(const char *cert_file, const char *key_file);
+
+/* For pg.destroy: removes the exporters serving datastore `ds`
+ * (postgres-exporter-<ds>, and node-exporter, whose TLS files are the
+ * datastore's) and their web configurations.  Idempotent: 0 when none
+ * exists; -errno from service_remove() otherwise. */
+int exporter_remove(const struct exec_config *cfg, const char *ds);

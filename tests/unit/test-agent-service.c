@@ -471,8 +471,10 @@ static void test_exporter_install(void **state)
 	out = NULL;
 	assert_int_equal(exec_exporter_install_run(params, &ctx, &out, &msg), 0);
 
-	assert_int_equal(service_remove(s, EXPORTER_NODE_SERVICE), 0);
-	assert_int_equal(service_remove(s, pgname), 0);
+	assert_int_equal(exporter_remove(&cfg, ds), 0);
+	assert_int_equal(service_status(s, EXPORTER_NODE_SERVICE, NULL), -ENOENT);
+	assert_int_equal(service_status(s, pgname, NULL), -ENOENT);
+	assert_int_equal(exporter_remove(&cfg, ds), 0);
 	services_free(s);
 }
 
