@@ -24,6 +24,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "exec-exporter.h"
 #include "exec-pg.h"
 #include "exec-pkg.h"
 #include "fileio.h"
@@ -1567,6 +1568,11 @@ int exec_pg_destroy_run(json_t *params, const struct exec_context *ctx, json_t *
 	if ((r = pg_paths_get(ctx, &p, ret_message)) < 0)
 		return r;
 	if (ctx->config->services) {
+		/* The exporters first: they read this instance and its
+		 * certificates (exec-exporter.c). */
+		r = exporter_remove(ctx->config, ctx->ds);
+		if (r < 0 && r != -ENOENT)
+			return PG_FAIL(r, "cannot stop and remove the exporters: %s", strerror(-r));
 		r = service_remove(ctx->config->services, p.service);
 		if (r < 0 && r != -ENOENT)
 			return PG_FAIL(r, "cannot stop and remove service %s: %s", p.service, strerror(-r));

@@ -1000,6 +1000,18 @@ static int service_wait_ready(struct services *s, const char *name, bool (*ready
 
 	for (;;) {
 		int running = service_status(s, name, NULL);
+		bool died;
+
+		/* A death while we wait (the supervisor counts it as a
+		 * failure) ends the wait at once: the log says why. */
+		pthread_mutex_lock(&s->lock);
+		struct service *sv = service_find(s, name);
+		died = !sv || sv->failures > 0;
+		pthread_mutex_unlock(&s->lock);
+		if (died && running != 1) {
+			service_log_tail(s, name);
+			return -ESRCH;
+		}
 
 		/* Alive before and after a successful probe: a port answered
 		 * by some other process while ours dies is not ready. */
