@@ -7,6 +7,7 @@ INTEGRATION_TESTS = \
 	tests/integration/auth.sh \
 	tests/integration/crash.sh \
 	tests/integration/ratelimit.sh \
-	tests/integration/notify.sh
+	tests/integration/notify.sh \
+	tests/integration/provision-local.sh
 TESTS += $(INTEGRATION_TESTS)
 EXTRA_DIST += $(INTEGRATION_TESTS) tests/integration/lib.sh
