@@ -105,6 +105,8 @@ void ctl_client_free(struct ctl_client *c)
 		explicit_bzero(l->data, strlen(l->data));
 	curl_slist_free_all(c->headers);
 	free(c->url);
+	if (c->buf)
+		explicit_bzero(c->buf, c->len); /* answers may hold a password (datastore create) */
 	free(c->buf);
 	free(c);
 }
@@ -166,6 +168,8 @@ int ctl_request(struct ctl_client *c, const char *method, const char *path, json
 		if (!data)
 			return -ENOMEM;
 	}
+	if (c->buf)
+		explicit_bzero(c->buf, c->len);
 	free(c->buf);
 	c->buf = NULL;
 	c->len = 0;

@@ -28,6 +28,12 @@ void ctl_usage(void)
 	      "  jobs show ID                            a job with its attempts and events\n"
 	      "  jobs watch ID [--timeout S]             follow a job; exit 0 only when it succeeds\n"
 	      "  jobs submit NODE TYPE [--params JSON] [--ttl S] [--timeout S] [--max-attempts N] [--watch]\n"
+	      "  datastore create NAME [--nodes N] [--version V] [--set K=V]... [--wait]\n"
+	      "  datastore list | show NAME | connection NAME | delete NAME [--wait]\n"
+	      "  datastore scale NAME --add N | --remove MEMBER [--wait]\n"
+	      "  datastore config NAME --set K=V... [--unset K]... [--wait]\n"
+	      "  op list [--datastore NAME] | show ID | watch ID [--timeout S] | retry ID\n"
+	      "  (cairnctl datastore help, cairnctl op help: every option)\n"
 	      "\n"
 	      "The API token comes from $CAIRN_TOKEN or the config file's token_file, never from\n"
 	      "the command line.  Config: ~/" CTL_CONFIG_RELATIVE " ([cairnctl] url, ca_file, token_file).\n",

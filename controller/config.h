@@ -36,7 +36,7 @@ enum config_provisioner_kind {
 
 #define CONFIG_PROVISIONER_LOCAL_DIR_DEFAULT "/var/lib/cairn-local"
 #define CONFIG_PROVISIONER_LOCAL_AGENT_DEFAULT "/usr/sbin/cairn-agent"
-#define CONFIG_PROVISIONER_LOCAL_PROGRAM_DEFAULT LIBEXECDIR "/cairn-provision-local"
+#define CONFIG_PROVISIONER_LOCAL_PROGRAM_DEFAULT LIBEXECDIR "/cairn/cairn-provision-local"
 
 struct config_provisioner {
 	enum config_provisioner_kind kind; /* none (default), local, exec */
