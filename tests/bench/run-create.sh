@@ -23,7 +23,7 @@ if nm -D "$AGENT_BIN" 2>/dev/null | grep -q __asan_init; then
 	echo "# WARNING: built with ASan: figures are inflated (use a build without --enable-sanitizers)"
 fi
 h_need_pg
-h_begin bench-create 71
+h_begin bench-create 91
 h_controller_config_local "log_level = info"
 h_controller_start
 

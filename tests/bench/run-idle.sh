@@ -14,7 +14,8 @@
 # measured once it leads.
 #
 # Both are sampled at the same time over BENCH_IDLE_S seconds (default 60)
-# from /proc: RSS (VmRSS, every second: mean and max) and CPU (utime+stime
+# from /proc: RSS (VmRSS, every second: mean and max), PSS (smaps_rollup:
+# shared library pages divided among their users) and CPU (utime+stime
 # of the process and all its threads, not its children, over the window).
 # Only the supervising process is measured on both sides: the agent, and
 # the Patroni python process; PostgreSQL itself is the same on both.
@@ -45,7 +46,7 @@ if nm -D "$AGENT_BIN" 2>/dev/null | grep -q __asan_init; then
 	echo "# WARNING: $AGENT_BIN is built with ASan: its RSS and CPU are inflated (use a build without --enable-sanitizers)"
 fi
 
-h_begin bench-idle 70
+h_begin bench-idle 90
 P=$T/patroni
 mkdir -p "$P/run"
 chmod 0711 "$T"
@@ -160,6 +161,7 @@ sample() {
 	t0=$(ticks "$pid") s0=$(date +%s.%N)
 	for _ in $(seq 1 "$n"); do
 		awk '/^VmRSS:/ {print $2}' "/proc/$pid/status" >>"$out.rss"
+		awk '/^Pss:/ {print $2}' "/proc/$pid/smaps_rollup" >>"$out.pss"
 		sleep 1
 	done
 	t1=$(ticks "$pid") s1=$(date +%s.%N)
@@ -178,7 +180,7 @@ done
 wait "${H_BG_PIDS[@]}"
 
 hz=$(getconf CLK_TCK)
-printf '\n%-34s %12s %12s %10s\n' "process (${IDLE_S}s idle)" "RSS mean kB" "RSS max kB" "CPU %"
+printf '\n%-34s %12s %12s %12s %10s\n' "process (${IDLE_S}s idle)" "RSS mean kB" "RSS max kB" "PSS mean kB" "CPU %"
 declare -A RSS CPU
 for k in "${!pids[@]}"; do
 	read -r t0 t1 s0 s1 <"$T/m$k.cpu"
@@ -186,7 +188,8 @@ for k in "${!pids[@]}"; do
 		'BEGIN { printf "%.3f", 100 * (b - a) / hz / (e - s) }')
 	RSS[$k]=$(awk '{ s += $1; n++ } END { printf "%d", s / n }' "$T/m$k.rss")
 	max=$(sort -n "$T/m$k.rss" | tail -n1)
-	printf '%-34s %12s %12s %10s\n' "${labels[$k]}" "${RSS[$k]}" "$max" "${CPU[$k]}"
+	pss=$(awk '{ s += $1; n++ } END { printf "%d", s / n }' "$T/m$k.pss")
+	printf '%-34s %12s %12s %12s %10s\n' "${labels[$k]}" "${RSS[$k]}" "$max" "$pss" "${CPU[$k]}"
 done
 echo
 awk -v a="${RSS[0]}" -v p="${RSS[1]}" 'BEGIN { printf "RSS ratio patroni / agent (idle): %.1f\n", p / a }'

@@ -6,7 +6,7 @@
 # restart step starts.
 . "$(dirname "$0")/lib.sh"
 h_need_pg
-h_begin ds-config 63
+h_begin ds-config 83
 h_controller_config_local
 h_controller_start
 

@@ -4,7 +4,7 @@
 # datastore reaches ready and works, and no node slot was made twice.
 . "$(dirname "$0")/lib.sh"
 h_need_pg
-h_begin ds-crash 65
+h_begin ds-crash 85
 h_controller_config_local
 h_controller_start
 

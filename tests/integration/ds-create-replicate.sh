@@ -6,7 +6,7 @@
 # its own 0600 files.
 . "$(dirname "$0")/lib.sh"
 h_need_pg
-h_begin ds-create 61
+h_begin ds-create 81
 h_controller_config_local
 h_controller_start
 

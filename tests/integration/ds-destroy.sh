@@ -4,7 +4,7 @@
 # be used again.
 . "$(dirname "$0")/lib.sh"
 h_need_pg
-h_begin ds-destroy 67
+h_begin ds-destroy 87
 h_controller_config_local
 h_controller_start
 

@@ -6,7 +6,7 @@
 # redoing the steps that succeeded.
 . "$(dirname "$0")/lib.sh"
 h_need_pg
-h_begin ds-fail 64
+h_begin ds-fail 84
 h_controller_config_local
 h_controller_start
 

@@ -7,7 +7,7 @@
 h_need_pg
 h_need_exporters
 [ -x "$PROMETHEUS_BIN" ] || h_skip "prometheus not installed ($PROMETHEUS_BIN)"
-h_begin ds-prom 66
+h_begin ds-prom 86
 h_controller_config_local
 h_controller_start
 

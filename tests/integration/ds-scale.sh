@@ -4,7 +4,7 @@
 # files are gone; the others keep replicating.
 . "$(dirname "$0")/lib.sh"
 h_need_pg
-h_begin ds-scale 62
+h_begin ds-scale 82
 h_controller_config_local
 h_controller_start
 
