@@ -355,7 +355,7 @@ h_exec_count() {
 
 PG_BIN=${PG_BIN:-/usr/lib/postgresql/15/bin}
 PROMETHEUS_BIN=${PROMETHEUS_BIN:-/usr/bin/prometheus}
-: "${H_LOCAL_PROGRAM:=}"
+: "${H_LOCAL_PROGRAM:=$top_srcdir/provisioners/cairn-provision-local}"
 
 # h_need_pg: SKIP unless the PostgreSQL 15 server and client programs exist.
 h_need_pg() {
