@@ -59,7 +59,8 @@ chmod 0711 "$T"
 	--initial-advertise-peer-urls "http://127.0.0.1:$((ETCD_PORT + 1))" \
 	--initial-cluster "bench=http://127.0.0.1:$((ETCD_PORT + 1))" \
 	>"$T/etcd.log" 2>&1 &
-H_PIDS+=($!)
+ETCD_PID=$!
+H_PIDS+=("$ETCD_PID")
 h_wait_for 30 curl -sf "http://127.0.0.1:$ETCD_PORT/health" || { echo "etcd did not start"; exit 1; }
 
 su_pw=$(openssl rand -hex 16)
@@ -169,10 +170,14 @@ sample() {
 }
 pids=("$agent_pid" "$PATRONI_PID")
 labels=("cairn-agent (enrolled, idle)" "patroni (leader, 1 member)")
+ds_k=""
 if [ -n "$ds_agent_pid" ]; then
+	ds_k=${#pids[@]}
 	pids+=("$ds_agent_pid")
 	labels+=("cairn-agent (1-node datastore)")
 fi
+pids+=("$ETCD_PID")
+labels+=("etcd (Patroni's DCS, not counted)")
 for k in "${!pids[@]}"; do
 	sample "${pids[$k]}" "$IDLE_S" "$T/m$k" &
 	H_BG_PIDS+=($!)
@@ -194,9 +199,9 @@ done
 echo
 awk -v a="${RSS[0]}" -v p="${RSS[1]}" 'BEGIN { printf "RSS ratio patroni / agent (idle): %.1f\n", p / a }'
 awk -v a="${CPU[0]}" -v p="${CPU[1]}" 'BEGIN { if (a > 0) printf "CPU ratio patroni / agent (idle): %.1f\n", p / a; else print "CPU ratio: agent used no measurable CPU" }'
-if [ -n "$ds_agent_pid" ]; then
-	awk -v a="${RSS[2]}" -v p="${RSS[1]}" 'BEGIN { printf "RSS ratio patroni / agent (datastore): %.1f\n", p / a }'
-	awk -v a="${CPU[2]}" -v p="${CPU[1]}" 'BEGIN { if (a > 0) printf "CPU ratio patroni / agent (datastore): %.1f\n", p / a }'
+if [ -n "$ds_k" ]; then
+	awk -v a="${RSS[$ds_k]}" -v p="${RSS[1]}" 'BEGIN { printf "RSS ratio patroni / agent (datastore): %.1f\n", p / a }'
+	awk -v a="${CPU[$ds_k]}" -v p="${CPU[1]}" 'BEGIN { if (a > 0) printf "CPU ratio patroni / agent (datastore): %.1f\n", p / a }'
 fi
 # Patroni's postgres children go with it on SIGTERM (H_PIDS cleanup).
 exit 0
