@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "api.h"
+#include "api-datastores.h"
 #include "config.h"
 #include "controller.h"
 #include "enroll.h"
@@ -283,7 +284,7 @@ int api_check_params(const char *type, json_t *params, char reason[static API_RE
 
 /* ---- rendering ------------------------------------------------------- */
 
-static json_t *ts_json(int64_t t)
+json_t *api_ts_json(int64_t t)
 {
 	char buf[TIMESTAMP_MAX];
 	if (!t || !format_rfc3339(t, buf))
@@ -292,7 +293,7 @@ static json_t *ts_json(int64_t t)
 }
 
 /* JSON text from the store, or null when absent or unreadable. */
-static json_t *stored_json(const char *text)
+json_t *api_stored_json(const char *text)
 {
 	json_t *j = text ? json_loads(text, 0, NULL) : NULL;
 	return j ?: json_null();
@@ -303,18 +304,18 @@ static json_t *node_to_json(const struct store_node *n, bool details)
 	json_t *o = json_pack("{s:s, s:s, s:s, s:o, s:o, s:o, s:o, s:o, s:I, s:I}",
 			      "id", n->id, "name", n->name,
 			      "state", store_node_state_to_string(n->state),
-			      "created_at", ts_json(n->created_at),
-			      "enrolled_at", ts_json(n->enrolled_at),
-			      "last_seen_at", ts_json(n->last_seen_at),
+			      "created_at", api_ts_json(n->created_at),
+			      "enrolled_at", api_ts_json(n->enrolled_at),
+			      "last_seen_at", api_ts_json(n->last_seen_at),
 			      "cert_serial", n->cert_serial ? json_string(n->cert_serial) : json_null(),
-			      "cert_not_after", ts_json(n->cert_not_after),
+			      "cert_not_after", api_ts_json(n->cert_not_after),
 			      "settled_seq", (json_int_t)n->settled_seq,
 			      "last_seq", (json_int_t)n->last_seq);
 	if (o && n->revoked_at)
-		json_object_set_new(o, "revoked_at", ts_json(n->revoked_at));
+		json_object_set_new(o, "revoked_at", api_ts_json(n->revoked_at));
 	if (o && details) {
-		json_object_set_new(o, "facts", stored_json(n->facts));
-		json_object_set_new(o, "health", stored_json(n->health));
+		json_object_set_new(o, "facts", api_stored_json(n->facts));
+		json_object_set_new(o, "health", api_stored_json(n->health));
 	}
 	return o;
 }
@@ -323,18 +324,18 @@ static json_t *job_to_json(const struct store_job *j)
 {
 	return json_pack("{s:s, s:s, s:s, s:o, s:o, s:I, s:s, s:i, s:i, s:b, s:o, s:o, s:o, s:o, s:o, s:o}",
 			 "id", j->id, "node_id", j->node_id, "type", j->type,
-			 "params", stored_json(j->params),
+			 "params", api_stored_json(j->params),
 			 "ds", j->ds ? json_string(j->ds) : json_null(),
 			 "epoch", (json_int_t)j->epoch,
 			 "state", cairn_job_state_to_string(j->state),
 			 "attempt", j->attempt, "max_attempts", j->max_attempts,
 			 "idempotent", j->idempotent,
-			 "created_at", ts_json(j->created_at),
-			 "updated_at", ts_json(j->updated_at),
-			 "finished_at", ts_json(j->finished_at),
-			 "next_attempt_at", ts_json(j->next_attempt_at),
+			 "created_at", api_ts_json(j->created_at),
+			 "updated_at", api_ts_json(j->updated_at),
+			 "finished_at", api_ts_json(j->finished_at),
+			 "next_attempt_at", api_ts_json(j->next_attempt_at),
 			 "message", j->message ? json_string(j->message) : json_null(),
-			 "output", stored_json(j->output));
+			 "output", api_stored_json(j->output));
 }
 
 static json_t *attempt_to_json(const struct store_attempt *a)
@@ -342,14 +343,14 @@ static json_t *attempt_to_json(const struct store_attempt *a)
 	return json_pack("{s:s, s:i, s:I, s:s, s:o, s:o, s:o, s:o, s:o}",
 			 "jti", a->jti, "n", a->n, "seq", (json_int_t)a->seq,
 			 "state", cairn_job_state_to_string(a->state),
-			 "sent_at", ts_json(a->sent_at),
-			 "started_at", ts_json(a->started_at),
-			 "finished_at", ts_json(a->finished_at),
+			 "sent_at", api_ts_json(a->sent_at),
+			 "started_at", api_ts_json(a->started_at),
+			 "finished_at", api_ts_json(a->finished_at),
 			 "message", a->message ? json_string(a->message) : json_null(),
-			 "output", stored_json(a->output));
+			 "output", api_stored_json(a->output));
 }
 
-static void reply_internal(struct http_request *req, int r, const char *what)
+void api_reply_internal(struct http_request *req, int r, const char *what)
 {
 	log_error_errno(r, "%s %s: %s", req->method, req->url, what);
 	http_reply_problem(req, r == -EBUSY ? 503 : 500, NULL);
@@ -370,7 +371,7 @@ static void h_metrics(void *userdata, struct http_request *req)
 	_cleanup_free_ char *text = NULL;
 	int r = metrics_render(c->metrics, c, &text);
 	if (r < 0)
-		return reply_internal(req, r, "cannot render metrics");
+		return api_reply_internal(req, r, "cannot render metrics");
 	http_reply_text(req, 200, "text/plain; version=0.0.4; charset=utf-8", text, strlen(text));
 }
 
@@ -403,16 +404,16 @@ static int make_join(struct controller *c, char **ret_token, char ret_hash[stati
 }
 
 /* The answer holds a secret: serialise, send, wipe every copy we made. */
-static void reply_secret(struct http_request *req, unsigned status, json_t *o)
+void api_reply_secret(struct http_request *req, unsigned status, json_t *o)
 {
 	char *s = json_dumps(o, JSON_COMPACT);
 	if (!s)
-		return reply_internal(req, -ENOMEM, "cannot serialise");
+		return api_reply_internal(req, -ENOMEM, "cannot serialise");
 	http_reply_text(req, status, "application/json", s, strlen(s));
 	freezero_strp(&s);
 }
 
-static void wipe_json_string(json_t *o, const char *key)
+void api_wipe_json_string(json_t *o, const char *key)
 {
 	const char *v = json_string_value(json_object_get(o, key));
 	if (v)
@@ -439,7 +440,7 @@ static void h_node_create(void *userdata, struct http_request *req)
 	if (r >= 0)
 		r = make_join(c, &token, hash, &ud);
 	if (r < 0)
-		return reply_internal(req, r, "cannot make a join token");
+		return api_reply_internal(req, r, "cannot make a join token");
 	r = store_node_create(c->store, id, name, hash, now + c->config->join_token_ttl_s, now);
 	if (r == -EEXIST) {
 		http_reply_problemf(req, 409, "a node named '%s' exists", name);
@@ -448,20 +449,20 @@ static void h_node_create(void *userdata, struct http_request *req)
 	if (r >= 0)
 		r = store_node_get(c->store, id, &n);
 	if (r < 0)
-		return reply_internal(req, r, "cannot create the node");
+		return api_reply_internal(req, r, "cannot create the node");
 	o = node_to_json(&n, true);
 	if (o) {
 		json_object_set_new(o, "join_token", json_string(token));
-		json_object_set_new(o, "join_token_expires_at", ts_json(n.join_expires_at));
+		json_object_set_new(o, "join_token_expires_at", api_ts_json(n.join_expires_at));
 		json_object_set_new(o, "user_data", json_string(ud));
 	}
 	log_info("node %s (%s) created", id, name);
 	store_node_done(&n);
 	if (!o)
-		return reply_internal(req, -ENOMEM, "cannot render");
-	reply_secret(req, 201, o);
-	wipe_json_string(o, "join_token");
-	wipe_json_string(o, "user_data");
+		return api_reply_internal(req, -ENOMEM, "cannot render");
+	api_reply_secret(req, 201, o);
+	api_wipe_json_string(o, "join_token");
+	api_wipe_json_string(o, "user_data");
 }
 
 static void h_node_list(void *userdata, struct http_request *req)
@@ -471,14 +472,14 @@ static void h_node_list(void *userdata, struct http_request *req)
 	size_t n = 0;
 	int r = store_node_list(c->store, &nodes, &n);
 	if (r < 0)
-		return reply_internal(req, r, "cannot list nodes");
+		return api_reply_internal(req, r, "cannot list nodes");
 	_cleanup_json_ json_t *a = json_array();
 	for (size_t i = 0; a && i < n; i++)
 		json_array_append_new(a, node_to_json(&nodes[i], false));
 	store_node_array_free(nodes, n);
 	_cleanup_json_ json_t *o = a ? json_pack("{s:O}", "nodes", a) : NULL;
 	if (!o)
-		return reply_internal(req, -ENOMEM, "cannot render");
+		return api_reply_internal(req, -ENOMEM, "cannot render");
 	http_reply_json(req, 200, o);
 }
 
@@ -489,7 +490,7 @@ static int load_node(struct controller *c, struct http_request *req, struct stor
 	if (r == -ENOENT)
 		http_reply_problem(req, 404, "no such node");
 	else if (r < 0)
-		reply_internal(req, r, "cannot read the node");
+		api_reply_internal(req, r, "cannot read the node");
 	return r;
 }
 
@@ -502,7 +503,7 @@ static void h_node_get(void *userdata, struct http_request *req)
 	_cleanup_json_ json_t *o = node_to_json(&n, true);
 	store_node_done(&n);
 	if (!o)
-		return reply_internal(req, -ENOMEM, "cannot render");
+		return api_reply_internal(req, -ENOMEM, "cannot render");
 	http_reply_json(req, 200, o);
 }
 
@@ -517,7 +518,7 @@ static void h_node_revoke(void *userdata, struct http_request *req)
 	store_node_done(&n);
 	r = store_node_revoke(c->store, req->params[0], now_s());
 	if (r < 0 && r != -EALREADY)
-		return reply_internal(req, r, "cannot revoke");
+		return api_reply_internal(req, r, "cannot revoke");
 	if (r >= 0)
 		log_notice("node %s revoked; its open jobs are cancelled", req->params[0]);
 	/* A waiting pull of the node wakes up and is refused. */
@@ -527,7 +528,7 @@ static void h_node_revoke(void *userdata, struct http_request *req)
 	_cleanup_json_ json_t *o = node_to_json(&n, true);
 	store_node_done(&n);
 	if (!o)
-		return reply_internal(req, -ENOMEM, "cannot render");
+		return api_reply_internal(req, -ENOMEM, "cannot render");
 	http_reply_json(req, 200, o);
 }
 
@@ -557,22 +558,22 @@ static void h_node_join_token(void *userdata, struct http_request *req)
 	store_node_done(&n);
 	r = make_join(c, &token, hash, &ud);
 	if (r < 0)
-		return reply_internal(req, r, "cannot make a join token");
+		return api_reply_internal(req, r, "cannot make a join token");
 	r = store_node_set_join_token(c->store, req->params[0], hash, expires);
 	if (r == -EBUSY) {
 		http_reply_problem(req, 409, "the node is not waiting for enrolment");
 		return;
 	}
 	if (r < 0)
-		return reply_internal(req, r, "cannot store the join token");
-	o = json_pack("{s:s, s:o, s:s}", "join_token", token, "expires_at", ts_json(expires),
+		return api_reply_internal(req, r, "cannot store the join token");
+	o = json_pack("{s:s, s:o, s:s}", "join_token", token, "expires_at", api_ts_json(expires),
 		      "user_data", ud);
 	if (!o)
-		return reply_internal(req, -ENOMEM, "cannot render");
+		return api_reply_internal(req, -ENOMEM, "cannot render");
 	log_info("node %s has a new join token", req->params[0]);
-	reply_secret(req, 200, o);
-	wipe_json_string(o, "join_token");
-	wipe_json_string(o, "user_data");
+	api_reply_secret(req, 200, o);
+	api_wipe_json_string(o, "join_token");
+	api_wipe_json_string(o, "user_data");
 }
 
 static void reply_job(struct controller *c, struct http_request *req, unsigned status,
@@ -585,7 +586,7 @@ static void reply_job(struct controller *c, struct http_request *req, unsigned s
 		return;
 	}
 	if (r < 0)
-		return reply_internal(req, r, "cannot read the job");
+		return api_reply_internal(req, r, "cannot read the job");
 	_cleanup_json_ json_t *o = job_to_json(&j);
 	store_job_done(&j);
 	if (o && details) {
@@ -601,7 +602,7 @@ static void reply_job(struct controller *c, struct http_request *req, unsigned s
 		if (store_event_list(c->store, id, &es, &ne) >= 0)
 			for (size_t i = 0; i < ne; i++)
 				json_array_append_new(ea, json_pack("{s:o, s:s, s:s, s:o}",
-								    "at", ts_json(es[i].at),
+								    "at", api_ts_json(es[i].at),
 								    "jti", es[i].jti,
 								    "kind", es[i].kind ?: "",
 								    "message", es[i].message ?
@@ -611,7 +612,7 @@ static void reply_job(struct controller *c, struct http_request *req, unsigned s
 		store_event_array_free(es, ne);
 	}
 	if (!o)
-		return reply_internal(req, -ENOMEM, "cannot render");
+		return api_reply_internal(req, -ENOMEM, "cannot render");
 	http_reply_json(req, status, o);
 }
 
@@ -680,7 +681,7 @@ static void h_job_submit(void *userdata, struct http_request *req)
 		return;
 	}
 	if (r < 0)
-		return reply_internal(req, r, "cannot submit the job");
+		return api_reply_internal(req, r, "cannot submit the job");
 	reply_job(c, req, 201, id, false);
 }
 
@@ -711,14 +712,14 @@ static void h_job_list(void *userdata, struct http_request *req)
 	}
 	int r = store_job_list(c->store, node && *node ? node : NULL, state, (unsigned)limit, &jobs, &n);
 	if (r < 0)
-		return reply_internal(req, r, "cannot list jobs");
+		return api_reply_internal(req, r, "cannot list jobs");
 	_cleanup_json_ json_t *a = json_array();
 	for (size_t i = 0; a && i < n; i++)
 		json_array_append_new(a, job_to_json(&jobs[i]));
 	store_job_array_free(jobs, n);
 	_cleanup_json_ json_t *o = a ? json_pack("{s:O}", "jobs", a) : NULL;
 	if (!o)
-		return reply_internal(req, -ENOMEM, "cannot render");
+		return api_reply_internal(req, -ENOMEM, "cannot render");
 	http_reply_json(req, 200, o);
 }
 
@@ -744,6 +745,19 @@ const struct http_route api_routes[] = {
 	{ "GET", CAIRN_PATH_JOBS, 0, 0, h_job_list },
 	{ "GET", CAIRN_PATH_JOBS "/*", 0, 0, h_job_get },
 	{ "GET", CAIRN_PATH_METRICS, 0, 0, h_metrics },
+	/* docs/datastores.md "REST API" (api-datastores.c) */
+	{ "POST", CAIRN_PATH_DATASTORES, CAIRN_API_BODY_MAX_BYTES, 0, ads_h_create },
+	{ "GET", CAIRN_PATH_DATASTORES, 0, 0, ads_h_list },
+	{ "GET", CAIRN_PATH_DATASTORES "/*", 0, 0, ads_h_get },
+	{ "DELETE", CAIRN_PATH_DATASTORES "/*", 0, 0, ads_h_destroy },
+	{ "GET", CAIRN_PATH_DATASTORES "/*/connection", 0, 0, ads_h_connection },
+	{ "POST", CAIRN_PATH_DATASTORES "/*/nodes", 1024, 0, ads_h_add_nodes },
+	{ "DELETE", CAIRN_PATH_DATASTORES "/*/nodes/*", 0, 0, ads_h_remove_node },
+	{ "PATCH", CAIRN_PATH_DATASTORES "/*/settings", CAIRN_API_BODY_MAX_BYTES, 0, ads_h_settings },
+	{ "GET", CAIRN_PATH_OPERATIONS, 0, 0, ads_h_operation_list },
+	{ "GET", CAIRN_PATH_OPERATIONS "/*", 0, 0, ads_h_operation_get },
+	{ "POST", CAIRN_PATH_OPERATIONS "/*/retry", 1024, 0, ads_h_operation_retry },
+	{ "GET", CAIRN_PATH_SD_PROMETHEUS, 0, 0, ads_h_sd },
 };
 const size_t api_routes_count = ELEMENTSOF(api_routes);
 

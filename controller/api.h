@@ -56,3 +56,16 @@ int api_parse_job_submit(json_t *body, struct api_job_submit *ret, char reason[s
 
 /* Shallow check of a job's params against its type's schema. */
 int api_check_params(const char *type, json_t *params, char reason[static API_REASON_MAX]);
+
+/* ---- rendering and answer helpers shared with api-datastores.c ---- */
+
+/* RFC 3339 UTC string for t, or JSON null for 0.  New reference. */
+json_t *api_ts_json(int64_t t);
+/* JSON text from the store parsed, or null when absent or unreadable. */
+json_t *api_stored_json(const char *text);
+/* Logs `what` with the error and answers 503 (-EBUSY) or 500. */
+void api_reply_internal(struct http_request *req, int r, const char *what);
+/* Answers `o` (which holds a secret): serialises, sends, wipes the copy. */
+void api_reply_secret(struct http_request *req, unsigned status, json_t *o);
+/* Wipes the string member `key` of `o` in place (after api_reply_secret). */
+void api_wipe_json_string(json_t *o, const char *key);

@@ -39,6 +39,11 @@ void config_free(struct config *c)
 	free(c->public_gateway_url);
 	strv_free(c->server_names);
 	free(c->agent_package);
+	free(c->provisioner.program);
+	free(c->provisioner.local_bridge);
+	free(c->provisioner.local_subnet);
+	free(c->provisioner.local_dir);
+	free(c->provisioner.local_agent);
 	free(c);
 }
 
@@ -186,7 +191,10 @@ static const char *const keys_controller[] = {
 	"state_dir", "api_listen", "gateway_listen", "public_api_url", "public_gateway_url",
 	"server_names", "log_level", "join_token_ttl_s", "node_cert_ttl_s", "job_ttl_s",
 	"job_max_attempts", "retry_base_s", "retry_max_s", "poll_wait_max_s",
-	"status_interval_s", "connection_limit", NULL,
+	"status_interval_s", "connection_limit", "node_unreachable_s", NULL,
+};
+static const char *const keys_provisioner[] = {
+	"kind", "program", "timeout_s", "local_bridge", "local_subnet", "local_dir", "local_agent", NULL,
 };
 static const char *const keys_ratelimit[] = {
 	"api_rate", "api_burst", "gateway_rate", "gateway_burst", "enroll_rate", "enroll_burst", NULL,
@@ -215,6 +223,101 @@ static int get_rl(const struct ini *ini, const char *what, int64_t def_rate, int
 	return 0;
 }
 
+static bool path_is_sane(const char *v)
+{
+	if (!v || v[0] != '/' || strlen(v) > 1024)
+		return false;
+	for (const char *p = v; *p; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			return false;
+	return true;
+}
+
+/* "198.18.N.0/24" and nothing else: the local provisioner hands out .10-.250. */
+static bool local_subnet_is_valid(const char *v)
+{
+	unsigned a, b, c, d, len;
+	char tail;
+	if (!v || strlen(v) > 18)
+		return false;
+	if (sscanf(v, "%u.%u.%u.%u/%u%c", &a, &b, &c, &d, &len, &tail) != 5)
+		return false;
+	if (a != 198 || (b != 18 && b != 19) || c > 255 || d != 0 || len != 24)
+		return false;
+	char canon[24];
+	snprintf(canon, sizeof(canon), "%u.%u.%u.%u/%u", a, b, c, d, len);
+	return streq(canon, v);
+}
+
+static int parse_provisioner(const char *name, const struct ini *ini, struct config_provisioner *p,
+			     char **ret_error)
+{
+	const char *v;
+	int r;
+
+	v = ini_get(ini, "provisioner", "kind");
+	if (!v || streq(v, "none"))
+		p->kind = CONFIG_PROVISIONER_NONE;
+	else if (streq(v, "local"))
+		p->kind = CONFIG_PROVISIONER_LOCAL;
+	else if (streq(v, "exec"))
+		p->kind = CONFIG_PROVISIONER_EXEC;
+	else
+		return errorf(ret_error, "%s: [provisioner] kind: expected local, exec or none, got '%s'",
+			      name, v);
+
+	r = ini_get_int(ini, "provisioner", "timeout_s", 600, 1, 3600, &p->timeout_s, ret_error);
+	if (r < 0)
+		return r;
+
+	v = ini_get(ini, "provisioner", "program");
+	if (v && !path_is_sane(v))
+		return errorf(ret_error, "%s: [provisioner] program: expected an absolute path", name);
+	if (!v && p->kind == CONFIG_PROVISIONER_EXEC)
+		return errorf(ret_error, "%s: [provisioner] kind = exec needs program (an absolute path)",
+			      name);
+	if (!v && p->kind == CONFIG_PROVISIONER_LOCAL)
+		v = CONFIG_PROVISIONER_LOCAL_PROGRAM_DEFAULT;
+	if (v && !(p->program = strdup(v)))
+		return -ENOMEM;
+
+	v = ini_get(ini, "provisioner", "local_bridge");
+	if (v) {
+		/* An interface name: IFNAMSIZ - 1 characters, no slash or space. */
+		bool ok = *v && strlen(v) <= 15;
+		for (const char *q = v; ok && *q; q++)
+			ok = (*q >= 'a' && *q <= 'z') || (*q >= 'A' && *q <= 'Z') ||
+			     (*q >= '0' && *q <= '9') || strchr("-_.", *q);
+		if (!ok)
+			return errorf(ret_error, "%s: [provisioner] local_bridge: expected an interface name",
+				      name);
+		if (!(p->local_bridge = strdup(v)))
+			return -ENOMEM;
+	}
+	v = ini_get(ini, "provisioner", "local_subnet");
+	if (v) {
+		if (!local_subnet_is_valid(v))
+			return errorf(ret_error, "%s: [provisioner] local_subnet: expected 198.18.N.0/24",
+				      name);
+		if (!(p->local_subnet = strdup(v)))
+			return -ENOMEM;
+	}
+	if (p->kind == CONFIG_PROVISIONER_LOCAL && (!p->local_bridge || !p->local_subnet))
+		return errorf(ret_error, "%s: [provisioner] kind = local needs local_bridge and local_subnet",
+			      name);
+	v = ini_get(ini, "provisioner", "local_dir");
+	if (v && !path_is_sane(v))
+		return errorf(ret_error, "%s: [provisioner] local_dir: expected an absolute path", name);
+	p->local_dir = strdup(v ?: CONFIG_PROVISIONER_LOCAL_DIR_DEFAULT);
+	v = ini_get(ini, "provisioner", "local_agent");
+	if (v && !path_is_sane(v))
+		return errorf(ret_error, "%s: [provisioner] local_agent: expected an absolute path", name);
+	p->local_agent = strdup(v ?: CONFIG_PROVISIONER_LOCAL_AGENT_DEFAULT);
+	if (!p->local_dir || !p->local_agent)
+		return -ENOMEM;
+	return 0;
+}
+
 int config_parse(const char *name, const char *data, size_t len, struct config **ret,
 		 char **ret_error)
 {
@@ -236,9 +339,11 @@ int config_parse(const char *name, const char *data, size_t len, struct config *
 		{ "ratelimit", keys_ratelimit },
 		{ "userdata", keys_userdata },
 		{ "testing", keys_testing },
+		{ "provisioner", keys_provisioner },
 	};
 	/* A misspelled section ("[ratelimt]") must not pass silently. */
-	r = ini_check_sections(ini, (const char *const[]){ "", "controller", "ratelimit", "userdata", "testing", NULL },
+	r = ini_check_sections(ini, (const char *const[]){ "", "controller", "ratelimit", "userdata", "testing",
+						     "provisioner", NULL },
 			       ret_error);
 	if (r < 0)
 		return r;
@@ -317,6 +422,7 @@ int config_parse(const char *name, const char *data, size_t len, struct config *
 		{ "poll_wait_max_s", CAIRN_POLL_WAIT_MAX_S, 0, CAIRN_POLL_WAIT_MAX_S, &c->poll_wait_max_s },
 		{ "status_interval_s", 60, 5, 86400, &c->status_interval_s },
 		{ "connection_limit", 20000, 16, 1000000, &c->connection_limit },
+		{ "node_unreachable_s", 0, 0, 30 * 86400, &c->node_unreachable_s },
 	};
 	for (size_t i = 0; i < ELEMENTSOF(ints); i++) {
 		r = ini_get_int(ini, "controller", ints[i].key, ints[i].def, ints[i].min, ints[i].max,
@@ -327,6 +433,13 @@ int config_parse(const char *name, const char *data, size_t len, struct config *
 	if (c->retry_max_s < c->retry_base_s)
 		return errorf(ret_error, "%s: retry_max_s (%" PRIi64 ") is below retry_base_s (%" PRIi64 ")",
 			      name, c->retry_max_s, c->retry_base_s);
+
+	if (c->node_unreachable_s == 0)
+		c->node_unreachable_s = 3 * c->status_interval_s;
+
+	r = parse_provisioner(name, ini, &c->provisioner, ret_error);
+	if (r < 0)
+		return r;
 
 	r = get_rl(ini, "api", 20, 50, &c->api_rl, ret_error);
 	if (r < 0)

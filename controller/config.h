@@ -27,6 +27,27 @@ struct config_ratelimit {
 	double burst; /* bucket size */
 };
 
+/* [provisioner] (docs/datastores.md "Provisioners"). */
+enum config_provisioner_kind {
+	CONFIG_PROVISIONER_NONE,
+	CONFIG_PROVISIONER_LOCAL,
+	CONFIG_PROVISIONER_EXEC,
+};
+
+#define CONFIG_PROVISIONER_LOCAL_DIR_DEFAULT "/var/lib/cairn-local"
+#define CONFIG_PROVISIONER_LOCAL_AGENT_DEFAULT "/usr/sbin/cairn-agent"
+#define CONFIG_PROVISIONER_LOCAL_PROGRAM_DEFAULT LIBEXECDIR "/cairn-provision-local"
+
+struct config_provisioner {
+	enum config_provisioner_kind kind; /* none (default), local, exec */
+	char *program;                /* exec: absolute path; local: the local provisioner */
+	int64_t timeout_s;            /* per run, 1..3600 (600) */
+	char *local_bridge;           /* local: bridge name, or NULL */
+	char *local_subnet;           /* local: "198.18.N.0/24", or NULL */
+	char *local_dir;              /* local: base directory */
+	char *local_agent;            /* local: the agent binary */
+};
+
 struct config {
 	char *state_dir;                 /* keys, database, admin token */
 	struct config_listen api_listen; /* API listener */
@@ -49,6 +70,8 @@ struct config {
 	struct config_ratelimit enroll_rl;  /* per peer address (enrolment, failed auth) */
 	char *agent_package;             /* package cloud-init installs */
 	bool allow_raw_jobs;             /* [testing]: accept {"raw_jws"} submissions */
+	int64_t node_unreachable_s;      /* no status for this long: unreachable (0 in the file: 3 x status_interval_s) */
+	struct config_provisioner provisioner; /* [provisioner] */
 };
 
 /* Parses a configuration text.  `name` appears in error messages.  Returns

@@ -145,14 +145,122 @@ int gateway_parse_result(json_t *body, enum cairn_job_state *ret_state, const ch
 	return 0;
 }
 
+/* One optional member of a `databases` entry: absent or null is fine. */
+static bool db_opt(json_t *e, const char *key, int type)
+{
+	json_t *v = json_object_get(e, key);
+	if (!v || json_is_null(v))
+		return true;
+	switch (type) {
+	case JSON_TRUE: /* boolean */
+		return json_is_boolean(v);
+	case JSON_INTEGER: /* non-negative integer */
+		return json_is_integer(v) && json_integer_value(v) >= 0;
+	case JSON_REAL: /* non-negative number */
+		return json_is_number(v) && json_number_value(v) >= 0;
+	case JSON_STRING: /* short printable string (LSNs) */ {
+		const char *s = json_string_value(v);
+		if (!s || strlen(s) > GATEWAY_DB_STRING_MAX)
+			return false;
+		for (; *s; s++)
+			if (*s <= ' ' || *s > '~')
+				return false;
+		return true;
+	}
+	default:
+		return false;
+	}
+}
+
+int gateway_check_databases(json_t *dbs, char reason[static API_REASON_MAX])
+{
+	static const char *const allowed[] = { "ds",        "running",     "role",        "timeline",
+					       "lsn",       "replay_lsn",  "lag_bytes",   "lag_s",
+					       "connections", "pending_restart", "replicas", NULL };
+	static const char *const allowed_rep[] = { "slot", "active", "lag_bytes", NULL };
+	static const struct {
+		const char *key;
+		int type;
+	} opt[] = { { "running", JSON_TRUE },       { "timeline", JSON_INTEGER },
+		    { "lsn", JSON_STRING },         { "replay_lsn", JSON_STRING },
+		    { "lag_bytes", JSON_INTEGER },  { "lag_s", JSON_REAL },
+		    { "connections", JSON_INTEGER }, { "pending_restart", JSON_TRUE } };
+	json_t *e, *r;
+	size_t i, k;
+
+	if (!json_is_array(dbs) || json_array_size(dbs) > GATEWAY_DATABASES_MAX) {
+		snprintf(reason, API_REASON_MAX, "'databases' must be an array of at most %d entries",
+			 GATEWAY_DATABASES_MAX);
+		return -EINVAL;
+	}
+	json_array_foreach(dbs, i, e)
+	{
+		if (!json_is_object(e)) {
+			snprintf(reason, API_REASON_MAX, "databases[%zu] must be an object", i);
+			return -EINVAL;
+		}
+		if (api_check_members(e, allowed, reason) < 0)
+			return -EINVAL;
+		if (!uuid_is_valid(json_string_value(json_object_get(e, "ds")))) {
+			snprintf(reason, API_REASON_MAX, "databases[%zu].ds must be a datastore id", i);
+			return -EINVAL;
+		}
+		for (k = 0; k < i; k++)
+			if (streq(json_string_value(json_object_get(json_array_get(dbs, k), "ds")),
+				  json_string_value(json_object_get(e, "ds")))) {
+				snprintf(reason, API_REASON_MAX, "databases[%zu].ds is listed twice", i);
+				return -EINVAL;
+			}
+		const char *role = json_string_value(json_object_get(e, "role"));
+		json_t *rv = json_object_get(e, "role");
+		if (rv && !json_is_null(rv) && (!role || (!streq(role, "primary") && !streq(role, "replica")))) {
+			snprintf(reason, API_REASON_MAX, "databases[%zu].role must be primary or replica", i);
+			return -EINVAL;
+		}
+		for (k = 0; k < ELEMENTSOF(opt); k++)
+			if (!db_opt(e, opt[k].key, opt[k].type)) {
+				snprintf(reason, API_REASON_MAX, "databases[%zu].%s has the wrong type", i,
+					 opt[k].key);
+				return -EINVAL;
+			}
+		json_t *reps = json_object_get(e, "replicas");
+		if (!reps || json_is_null(reps))
+			continue;
+		if (!json_is_array(reps) || json_array_size(reps) > GATEWAY_DB_REPLICAS_MAX) {
+			snprintf(reason, API_REASON_MAX,
+				 "databases[%zu].replicas must be an array of at most %d entries", i,
+				 GATEWAY_DB_REPLICAS_MAX);
+			return -EINVAL;
+		}
+		json_array_foreach(reps, k, r)
+		{
+			const char *slot = json_string_value(json_object_get(r, "slot"));
+			bool ok = json_is_object(r) && slot && *slot && strlen(slot) <= 63 &&
+				  db_opt(r, "active", JSON_TRUE) && db_opt(r, "lag_bytes", JSON_INTEGER);
+			for (const char *p = slot; ok && *p; p++)
+				ok = (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '_';
+			if (!ok) {
+				snprintf(reason, API_REASON_MAX,
+					 "databases[%zu].replicas[%zu] must be {\"slot\",\"active\",\"lag_bytes\"}",
+					 i, k);
+				return -EINVAL;
+			}
+			if (api_check_members(r, allowed_rep, reason) < 0)
+				return -EINVAL;
+		}
+	}
+	return 0;
+}
+
 int gateway_parse_status(json_t *body, char **ret_facts_json, char **ret_health_json,
 			 char reason[static API_REASON_MAX])
 {
-	static const char *const allowed[] = { "agent", "facts", "health", NULL };
+	static const char *const allowed[] = { "agent", "facts", "health", "databases", NULL };
 	static const char *const allowed_agent[] = { "version",      "settled_seq",
 						     "accepted_seq", "journal_open",
 						     "rejected_unreadable", "cert_not_after", NULL };
 	_cleanup_free_ char *facts = NULL, *health = NULL;
+	_cleanup_json_ json_t *merged = NULL;
 
 	if (!json_is_object(body)) {
 		snprintf(reason, API_REASON_MAX, "the body must be a JSON object");
@@ -170,12 +278,24 @@ int gateway_parse_status(json_t *body, char **ret_facts_json, char **ret_health_
 			return -EINVAL;
 	}
 	json_t *f = json_object_get(body, "facts"), *h = json_object_get(body, "health");
+	json_t *dbs = json_object_get(body, "databases");
 	if ((f && !json_is_null(f) && !json_is_object(f)) || (h && !json_is_null(h) && !json_is_object(h))) {
 		snprintf(reason, API_REASON_MAX, "'facts' and 'health' must be objects");
 		return -EINVAL;
 	}
+	if (dbs && !json_is_null(dbs) && gateway_check_databases(dbs, reason) < 0)
+		return -EINVAL;
 	if (json_is_object(f) && !(facts = json_dumps(f, JSON_COMPACT)))
 		return -ENOMEM;
+	/* The databases report is stored with the node's health, under
+	 * "databases" (health.c reads it there); it replaces a member of
+	 * that name the free-form health may have had. */
+	if (json_is_array(dbs)) {
+		merged = json_is_object(h) ? json_deep_copy(h) : json_object();
+		if (!merged || json_object_set(merged, "databases", dbs) < 0)
+			return -ENOMEM;
+		h = merged;
+	}
 	if (json_is_object(h)) {
 		health = json_dumps(h, JSON_COMPACT);
 		if (!health)

@@ -21,6 +21,9 @@
 #define GATEWAY_MESSAGE_MAX_CHARS 1024   /* event message */
 #define GATEWAY_RESULT_MESSAGE_MAX 4096  /* result message */
 #define GATEWAY_HEALTH_MAX (64 * 1024)   /* status health, serialised */
+#define GATEWAY_DATABASES_MAX 16         /* status databases[] entries */
+#define GATEWAY_DB_REPLICAS_MAX 16       /* databases[].replicas[] entries */
+#define GATEWAY_DB_STRING_MAX 64         /* databases[] strings (LSNs) */
 #define GATEWAY_CERT_TTL_DEFAULT_S (90 * 86400)
 #define GATEWAY_CERT_TTL_MAX_S (397 * 86400)
 
@@ -43,10 +46,19 @@ int gateway_parse_event(json_t *body, const char **ret_kind, const char **ret_me
 int gateway_parse_result(json_t *body, enum cairn_job_state *ret_state, const char **ret_message,
 			 char **ret_output_json, char reason[static API_REASON_MAX]);
 
-/* POST /v1/agent/status: {"agent"?,"facts"?,"health"?}; heap strings or
- * NULL for absent parts. */
+/* POST /v1/agent/status: {"agent"?,"facts"?,"health"?,"databases"?}; heap
+ * strings or NULL for absent parts.  `databases` (docs/datastores.md
+ * "Status reports") is checked by gateway_check_databases() and stored
+ * inside the health JSON as its "databases" member. */
 int gateway_parse_status(json_t *body, char **ret_facts_json, char **ret_health_json,
 			 char reason[static API_REASON_MAX]);
+
+/* The `databases` array of a status report: at most GATEWAY_DATABASES_MAX
+ * objects, each with a datastore id `ds` (listed once), `role` primary or
+ * replica, booleans, non-negative numbers, printable strings of at most
+ * GATEWAY_DB_STRING_MAX bytes, and `replicas` of {slot, active, lag_bytes}.
+ * Unknown members are refused.  Returns 0 or -EINVAL with a reason. */
+int gateway_check_databases(json_t *dbs, char reason[static API_REASON_MAX]);
 
 /* POST …/csr and /v1/agent/renew: {"csr"}. */
 int gateway_parse_csr(json_t *body, const char **ret_csr, char reason[static API_REASON_MAX]);

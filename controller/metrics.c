@@ -10,7 +10,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "api-datastores.h"
+#include "config.h"
 #include "controller.h"
+#include "health.h"
 #include "longpoll.h"
 #include "macro.h"
 #include "metrics.h"
@@ -18,6 +21,12 @@
 
 static const unsigned codes[] = { 0, 200, 201, 400, 401, 403, 404, 405, 409, 410, 413, 415, 429, 500, 503 };
 #define N_CODES (ELEMENTSOF(codes) + 1) /* + other */
+static const char *const op_kinds[] = { "create", "add_node", "remove_node", "configure", "destroy" };
+static const char *const op_states[] = { "running", "succeeded", "failed" };
+static const char *const ds_states[] = { "creating", "ready", "updating", "failed", "deleting", "deleted" };
+/* Operations take minutes to an hour (pg.replica may copy for 3600 s). */
+static const double op_buckets_s[] = { 10, 30, 60, 120, 300, 600, 1200, 1800, 3600, 7200 };
+#define N_OP_BUCKETS ELEMENTSOF(op_buckets_s)
 static const double buckets_s[] = { 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60 };
 #define N_BUCKETS ELEMENTSOF(buckets_s)
 
@@ -90,6 +99,113 @@ void metrics_event_dropped(struct metrics *m)
 	pthread_mutex_unlock(&m->lock);
 }
 
+static size_t index_of(const char *const *names, size_t n, const char *s)
+{
+	for (size_t i = 0; s && i < n; i++)
+		if (streq(names[i], s))
+			return i;
+	return n;
+}
+
+/* Operation counts and durations, datastores by state and health, and
+ * reachable nodes: all read from the store at scrape time (operations are
+ * human-scale events, so the finished ones are few). */
+static int render_datastores(struct controller *c, FILE *f)
+{
+	int64_t now = now_s(), reachable = 0;
+	int64_t ds_count[ELEMENTSOF(ds_states)] = {}, health_count[_HEALTH_MAX] = {};
+	uint64_t op_bucket[ELEMENTSOF(op_kinds)][N_OP_BUCKETS] = {}, op_n[ELEMENTSOF(op_kinds)] = {};
+	double op_sum[ELEMENTSOF(op_kinds)] = {};
+	struct store_datastore *ds = NULL;
+	struct store_node *nodes = NULL;
+	size_t n = 0;
+	int r;
+
+	fputs("# HELP cairn_operations Datastore operations in the store, by kind and state.\n"
+	      "# TYPE cairn_operations gauge\n",
+	      f);
+	for (size_t k = 0; k < ELEMENTSOF(op_kinds); k++)
+		for (size_t st = 0; st < ELEMENTSOF(op_states); st++) {
+			int64_t count = 0;
+			r = store_operation_count(c->store, op_kinds[k], op_states[st], &count);
+			if (r < 0)
+				return r;
+			fprintf(f, "cairn_operations{kind=\"%s\",state=\"%s\"} %" PRIi64 "\n", op_kinds[k],
+				op_states[st], count);
+		}
+
+	for (size_t st = 1; st < ELEMENTSOF(op_states); st++) {
+		struct store_operation *ops = NULL;
+		r = store_operation_list(c->store, NULL, op_states[st], METRICS_OPERATIONS_MAX, &ops, &n);
+		if (r < 0)
+			return r;
+		for (size_t i = 0; i < n; i++) {
+			size_t k = index_of(op_kinds, ELEMENTSOF(op_kinds), ops[i].kind);
+			if (k == ELEMENTSOF(op_kinds) || !ops[i].finished_at)
+				continue;
+			double d = (double)MAX(ops[i].finished_at - ops[i].created_at, 0);
+			for (size_t b = 0; b < N_OP_BUCKETS; b++)
+				if (d <= op_buckets_s[b])
+					op_bucket[k][b]++;
+			op_n[k]++;
+			op_sum[k] += d;
+		}
+		store_operation_array_free(ops, n);
+	}
+	fputs("# HELP cairn_operation_duration_seconds Duration of finished datastore operations, by kind.\n"
+	      "# TYPE cairn_operation_duration_seconds histogram\n",
+	      f);
+	for (size_t k = 0; k < ELEMENTSOF(op_kinds); k++) {
+		for (size_t b = 0; b < N_OP_BUCKETS; b++)
+			fprintf(f, "cairn_operation_duration_seconds_bucket{kind=\"%s\",le=\"%g\"} %" PRIu64 "\n",
+				op_kinds[k], op_buckets_s[b], op_bucket[k][b]);
+		fprintf(f, "cairn_operation_duration_seconds_bucket{kind=\"%s\",le=\"+Inf\"} %" PRIu64 "\n",
+			op_kinds[k], op_n[k]);
+		fprintf(f, "cairn_operation_duration_seconds_sum{kind=\"%s\"} %.0f\n", op_kinds[k], op_sum[k]);
+		fprintf(f, "cairn_operation_duration_seconds_count{kind=\"%s\"} %" PRIu64 "\n", op_kinds[k],
+			op_n[k]);
+	}
+
+	r = store_datastore_list(c->store, true, &ds, &n);
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < n; i++) {
+		size_t st = index_of(ds_states, ELEMENTSOF(ds_states), ds[i].state);
+		if (st < ELEMENTSOF(ds_states))
+			ds_count[st]++;
+		if (ds[i].state && streq(ds[i].state, "deleted"))
+			continue;
+		enum health h = HEALTH_UNKNOWN;
+		if (ads_load_health(c, &ds[i], now, &h, NULL) < 0)
+			h = HEALTH_UNKNOWN;
+		health_count[h]++;
+	}
+	store_datastore_array_free(ds, n);
+	fputs("# HELP cairn_datastores Datastores by state.\n# TYPE cairn_datastores gauge\n", f);
+	for (size_t st = 0; st < ELEMENTSOF(ds_states); st++)
+		fprintf(f, "cairn_datastores{state=\"%s\"} %" PRIi64 "\n", ds_states[st], ds_count[st]);
+	fputs("# HELP cairn_datastore_health Datastores that are not deleted, by health.\n"
+	      "# TYPE cairn_datastore_health gauge\n",
+	      f);
+	for (int h = 0; h < _HEALTH_MAX; h++)
+		fprintf(f, "cairn_datastore_health{health=\"%s\"} %" PRIi64 "\n", health_to_string(h),
+			health_count[h]);
+
+	r = store_node_list(c->store, &nodes, &n);
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < n; i++)
+		if (nodes[i].state == STORE_NODE_ENROLLED &&
+		    health_member_reachable(nodes[i].last_seen_at, now, ads_unreachable_s(c)))
+			reachable++;
+	store_node_array_free(nodes, n);
+	fputs("# HELP cairn_nodes_reachable Enrolled nodes that reported within node_unreachable_s.\n"
+	      "# TYPE cairn_nodes_reachable gauge\n",
+	      f);
+	fprintf(f, "cairn_nodes_reachable %" PRIi64 "\n", reachable);
+	return 0;
+}
+
 int metrics_render(struct metrics *m, struct controller *c, char **ret)
 {
 	int64_t jobs[_CAIRN_JOB_STATE_MAX], nodes[_STORE_NODE_STATE_MAX];
@@ -119,6 +235,12 @@ int metrics_render(struct metrics *m, struct controller *c, char **ret)
 	      "# TYPE cairn_agents_connected gauge\n",
 	      f);
 	fprintf(f, "cairn_agents_connected %zu\n", longpoll_count(c->longpoll));
+	r = render_datastores(c, f);
+	if (r < 0) {
+		fclose(f);
+		free(buf);
+		return r;
+	}
 
 	pthread_mutex_lock(&m->lock);
 	fputs("# HELP cairn_http_requests_total Requests answered, by listener and status code.\n"

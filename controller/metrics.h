@@ -3,13 +3,20 @@
  * Request counts and latency by listener and status code, rate-limited
  * answers and dropped agent events are counted here as they happen; job
  * and node counts come from the store, and connected agents from the
- * long-poll table, at scrape time.
+ * long-poll table, at scrape time; so do the datastore families
+ * (docs/datastores.md "Controller metrics added"): operations by kind and
+ * state, finished operations' durations, datastores by state and health,
+ * reachable nodes.
  */
 #pragma once
 
 #include <stdint.h>
 
 #include "http.h"
+
+/* Finished operations read per state for the duration histogram (the
+ * newest ones; the store caps a list at STORE_LIST_MAX). */
+#define METRICS_OPERATIONS_MAX 500
 
 struct metrics;
 struct controller;

@@ -106,6 +106,66 @@ static const char *const migrations[] = {
 	"  message TEXT);"
 	"CREATE INDEX job_events_job ON job_events (job_id, n);"
 	"CREATE INDEX job_events_jti ON job_events (jti, kind);",
+
+	/* 2: datastores, members, operations, steps (docs/datastores.md). */
+	"CREATE TABLE datastores ("
+	"  id TEXT PRIMARY KEY,"
+	"  name TEXT NOT NULL,"
+	"  engine TEXT NOT NULL,"
+	"  version TEXT NOT NULL,"
+	"  port INTEGER NOT NULL,"
+	"  state TEXT NOT NULL CHECK (state IN ('creating','ready','updating','failed','deleting','deleted')),"
+	"  epoch BIGINT NOT NULL CHECK (epoch >= 1),"
+	"  primary_node_id TEXT,"
+	"  settings TEXT NOT NULL,"
+	"  size TEXT NOT NULL,"
+	"  admin_user TEXT NOT NULL,"
+	"  admin_secret TEXT,"
+	"  next_ordinal INTEGER NOT NULL DEFAULT 0,"
+	"  created_at BIGINT NOT NULL,"
+	"  updated_at BIGINT NOT NULL);"
+	"CREATE UNIQUE INDEX datastores_name_live ON datastores (name) WHERE state <> 'deleted';"
+	"CREATE TABLE ds_members ("
+	"  ds_id TEXT NOT NULL REFERENCES datastores (id),"
+	"  ordinal INTEGER NOT NULL,"
+	"  node_id TEXT NOT NULL,"
+	"  name TEXT NOT NULL,"
+	"  role TEXT NOT NULL CHECK (role IN ('primary','replica')),"
+	"  state TEXT NOT NULL CHECK (state IN ('provisioning','joining','ready','removing','removed')),"
+	"  address TEXT,"
+	"  machine_id TEXT,"
+	"  created_at BIGINT NOT NULL,"
+	"  updated_at BIGINT NOT NULL,"
+	"  PRIMARY KEY (ds_id, ordinal));"
+	"CREATE UNIQUE INDEX ds_members_node ON ds_members (node_id);"
+	"CREATE TABLE operations ("
+	"  id TEXT PRIMARY KEY,"
+	"  seq BIGINT NOT NULL UNIQUE,"
+	"  ds_id TEXT NOT NULL REFERENCES datastores (id),"
+	"  kind TEXT NOT NULL CHECK (kind IN ('create','add_node','remove_node','configure','destroy')),"
+	"  state TEXT NOT NULL CHECK (state IN ('running','succeeded','failed')),"
+	"  params TEXT NOT NULL,"
+	"  message TEXT,"
+	"  created_at BIGINT NOT NULL,"
+	"  updated_at BIGINT NOT NULL,"
+	"  finished_at BIGINT);"
+	"CREATE INDEX operations_ds ON operations (ds_id, seq);"
+	"CREATE INDEX operations_state ON operations (state);"
+	"CREATE TABLE op_steps ("
+	"  op_id TEXT NOT NULL REFERENCES operations (id),"
+	"  idx INTEGER NOT NULL,"
+	"  name TEXT NOT NULL,"
+	"  kind TEXT NOT NULL CHECK (kind IN ('job','provision','deprovision','internal')),"
+	"  member_ordinal INTEGER NOT NULL,"
+	"  deps TEXT NOT NULL,"
+	"  args TEXT NOT NULL,"
+	"  state TEXT NOT NULL CHECK (state IN ('pending','running','succeeded','failed')),"
+	"  job_id TEXT,"
+	"  message TEXT,"
+	"  started_at BIGINT,"
+	"  finished_at BIGINT,"
+	"  PRIMARY KEY (op_id, idx));"
+	"CREATE INDEX op_steps_job ON op_steps (job_id);",
 };
 
 static const char *const node_state_names[_STORE_NODE_STATE_MAX] = {
@@ -1395,4 +1455,616 @@ int store_event_list(struct store *s, const char *job_id, struct store_event **r
 	*ret = a;
 	*ret_n = n;
 	return 0;
+}
+
+/* ---- datastores, members, operations, steps -------------------------- */
+
+/* Runs a query and collects every row through from_row into a heap array
+ * of `elem`-sized structs (at most STORE_LIST_MAX or `limit`). */
+static int collect_rows(struct store *s, sqlite3_stmt *st, size_t elem, unsigned limit,
+			int (*from_row)(sqlite3_stmt *, void *), void (*done)(void *), void **ret,
+			size_t *ret_n, const char *what)
+{
+	uint8_t *a = NULL;
+	size_t n = 0, cap = 0;
+	int rc, r;
+
+	if (limit == 0 || limit > STORE_LIST_MAX)
+		limit = STORE_LIST_MAX;
+	while (n < limit && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (n == cap) {
+			size_t ncap = cap ? cap * 2 : 8;
+			uint8_t *t = reallocarray(a, ncap, elem);
+			if (!t) {
+				r = -ENOMEM;
+				goto fail;
+			}
+			a = t;
+			cap = ncap;
+		}
+		memset(a + n * elem, 0, elem);
+		r = from_row(st, a + n * elem);
+		if (r < 0)
+			goto fail;
+		n++;
+	}
+	if (n < limit && rc != SQLITE_DONE) {
+		r = sql_fail(s, rc, what);
+		goto fail;
+	}
+	*ret = a;
+	*ret_n = n;
+	return 0;
+fail:
+	for (size_t i = 0; i < n; i++)
+		done(a + i * elem);
+	free(a);
+	return r;
+}
+
+/* Runs a query expected to give one row.  -ENOENT when none. */
+static int get_row(struct store *s, sqlite3_stmt *st, int (*from_row)(sqlite3_stmt *, void *),
+		   void *ret, const char *what)
+{
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_DONE)
+		return -ENOENT;
+	if (rc != SQLITE_ROW)
+		return sql_fail(s, rc, what);
+	return from_row(st, ret);
+}
+
+#define DATASTORE_COLUMNS                                                                      \
+	"id, name, engine, version, port, state, epoch, primary_node_id, settings, size, "      \
+	"admin_user, admin_secret, next_ordinal, created_at, updated_at"
+
+void store_datastore_done(struct store_datastore *d)
+{
+	if (!d)
+		return;
+	free(d->name);
+	free(d->engine);
+	free(d->version);
+	free(d->state);
+	free(d->primary_node_id);
+	free(d->settings);
+	free(d->size);
+	free(d->admin_user);
+	freezero_strp(&d->admin_secret);
+	memset(d, 0, sizeof(*d));
+}
+
+void store_datastore_array_free(struct store_datastore *a, size_t n)
+{
+	for (size_t i = 0; a && i < n; i++)
+		store_datastore_done(&a[i]);
+	free(a);
+}
+
+static int datastore_from_row(sqlite3_stmt *st, void *ret)
+{
+	struct store_datastore d = {};
+	col_id(st, 0, d.id);
+	d.name = col_text(st, 1);
+	d.engine = col_text(st, 2);
+	d.version = col_text(st, 3);
+	d.port = sqlite3_column_int(st, 4);
+	d.state = col_text(st, 5);
+	d.epoch = sqlite3_column_int64(st, 6);
+	d.primary_node_id = col_text(st, 7);
+	d.settings = col_text(st, 8);
+	d.size = col_text(st, 9);
+	d.admin_user = col_text(st, 10);
+	d.admin_secret = col_text(st, 11);
+	d.next_ordinal = sqlite3_column_int(st, 12);
+	d.created_at = sqlite3_column_int64(st, 13);
+	d.updated_at = sqlite3_column_int64(st, 14);
+	if (!d.name || !d.engine || !d.version || !d.state || !d.settings || !d.size ||
+	    !d.admin_user) {
+		store_datastore_done(&d);
+		return -EIO;
+	}
+	*(struct store_datastore *)ret = d;
+	return 0;
+}
+
+static void datastore_done_v(void *p) { store_datastore_done(p); }
+
+int store_datastore_insert(struct store *s, const struct store_datastore *d)
+{
+	_cleanup_stmt_ sqlite3_stmt *st = NULL;
+	STORE_LOCKED(s);
+	int r = prepare(s,
+			"INSERT INTO datastores (" DATASTORE_COLUMNS ") "
+			"VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+			&st);
+	if (r < 0)
+		return r;
+	bind_text(st, 1, d->id);
+	bind_text(st, 2, d->name);
+	bind_text(st, 3, d->engine);
+	bind_text(st, 4, d->version);
+	sqlite3_bind_int(st, 5, d->port);
+	bind_text(st, 6, d->state);
+	sqlite3_bind_int64(st, 7, d->epoch);
+	bind_text(st, 8, d->primary_node_id);
+	bind_text(st, 9, d->settings ?: "{}");
+	bind_text(st, 10, d->size ?: "{}");
+	bind_text(st, 11, d->admin_user);
+	bind_text(st, 12, d->admin_secret);
+	sqlite3_bind_int(st, 13, d->next_ordinal);
+	sqlite3_bind_int64(st, 14, d->created_at);
+	sqlite3_bind_int64(st, 15, d->updated_at);
+	r = step_done(s, st, "insert datastore");
+	return r < 0 ? r : 0;
+}
+
+int store_datastore_update(struct store *s, const struct store_datastore *d)
+{
+	_cleanup_stmt_ sqlite3_stmt *st = NULL;
+	STORE_LOCKED(s);
+	int r = prepare(s,
+			"UPDATE datastores SET state = ?, epoch = ?, primary_node_id = ?, settings = ?, "
+			"next_ordinal = ?, updated_at = ? WHERE id = ?",
+			&st);
+	if (r < 0)
+		return r;
+	bind_text(st, 1, d->state);
+	sqlite3_bind_int64(st, 2, d->epoch);
+	bind_text(st, 3, d->primary_node_id);
+	bind_text(st, 4, d->settings ?: "{}");
+	sqlite3_bind_int(st, 5, d->next_ordinal);
+	sqlite3_bind_int64(st, 6, d->updated_at);
+	bind_text(st, 7, d->id);
+	r = step_done(s, st, "update datastore");
+	if (r < 0)
+		return r;
+	return r == 1 ? 0 : -ENOENT;
+}
+
+int store_datastore_get(struct store *s, const char *id_or_name, struct store_datastore *ret)
+{
+	_cleanup_stmt_ sqlite3_stmt *st = NULL;
+	STORE_LOCKED(s);
+	/* An id wins over a name (names are DNS labels, ids UUIDs: they
+	 * cannot collide, but the order makes it explicit). */
+	int r = prepare(s,
+			"SELECT " DATASTORE_COLUMNS " FROM datastores "
+			"WHERE id = ?1 OR (name = ?1 AND state <> 'deleted') "
+			"ORDER BY CASE WHEN id = ?1 THEN 0 ELSE 1 END LIMIT 1",
+			&st);
+	if (r < 0)
+		return r;
+	bind_text(st, 1, id_or_name);
+	return get_row(s, st, datastore_from_row, ret, "get datastore");
+}
+
+int store_datastore_list(struct store *s, bool include_deleted, struct store_datastore **ret,
+			 size_t *ret_n)
+{
+	_cleanup_stmt_ sqlite3_stmt *st = NULL;
+	STORE_LOCKED(s);
+	int r = prepare(s,
+			"SELECT " DATASTORE_COLUMNS " FROM datastores WHERE (?1 <> 0 OR state <> 'deleted') "
+			"ORDER BY created_at, id",
+			&st);
+	if (r < 0)
+		return r;
+	sqlite3_bind_int(st, 1, include_deleted ? 1 : 0);
+	return collect_rows(s, st, sizeof(**ret), 0, datastore_from_row, datastore_done_v,
+			    (void **)ret, ret_n, "list datastores");
+}
+
+#define MEMBER_COLUMNS                                                                         \
+	"ds_id, ordinal, node_id, name, role, state, address, machine_id, created_at, updated_at"
+
+void store_member_done(struct store_member *m)
+{
+	if (!m)
+		return;
+	free(m->name);
+	free(m->role);
+	free(m->state);
+	free(m->address);
+	free(m->machine_id);
+	memset(m, 0, sizeof(*m));
+}
+
+void store_member_array_free(struct store_member *a, size_t n)
+{
+	for (size_t i = 0; a && i < n; i++)
+		store_member_done(&a[i]);
+	free(a);
+}
+
+static int member_from_row(sqlite3_stmt *st, void *ret)
+{
+	struct store_member m = {};
+	col_id(st, 0, m.ds_id);
+	m.ordinal = sqlite3_column_int(st, 1);
+	col_id(st, 2, m.node_id);
+	m.name = col_text(st, 3);
+	m.role = col_text(st, 4);
+	m.state = col_text(st, 5);
+	m.address = col_text(st, 6);
+	m.machine_id = col_text(st, 7);
+	m.created_at = sqlite3_column_int64(st, 8);
+	m.updated_at = sqlite3_column_int64(st, 9);
+	if (!m.name || !m.role || !m.state) {
+		store_member_done(&m);
+		return -EIO;
+	}
+	*(struct store_member *)ret = m;
+	return 0;
+}
+
+static void member_done_v(void *p) { store_member_done(p); }
+
+int store_member_insert(struct store *s, const struct store_member *m)
+{
+	_cleanup_stmt_ sqlite3_stmt *st = NULL;
+	STORE_LOCKED(s);
+	int r = prepare(s,
+			"INSERT INTO ds_members (" MEMBER_COLUMNS ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+			&st);
+	if (r < 0)
+		return r;
+	bind_text(st, 1, m->ds_id);
+	sqlite3_bind_int(st, 2, m->ordinal);
+	bind_text(st, 3, m->node_id);
+	bind_text(st, 4, m->name);
+	bind_text(st, 5, m->role);
+	bind_text(st, 6, m->state);
+	bind_text(st, 7, m->address);
+	bind_text(st, 8, m->machine_id);
+	sqlite3_bind_int64(st, 9, m->created_at);
+	sqlite3_bind_int64(st, 10, m->updated_at);
+	r = step_done(s, st, "insert member");
+	return r < 0 ? r : 0;
+}
+
+int store_member_update(struct store *s, const struct store_member *m)
+{
+	_cleanup_stmt_ sqlite3_stmt *st = NULL;
+	STORE_LOCKED(s);
+	int r = prepare(s,
+			"UPDATE ds_members SET node_id = ?, role = ?, state = ?, address = ?, "
+			"machine_id = ?, updated_at = ? WHERE ds_id = ? AND ordinal = ?",
+			&st);
+	if (r < 0)
+		return r;
+	bind_text(st, 1, m->node_id);
+	bind_text(st, 2, m->role);
+	bind_text(st, 3, m->state);
+	bind_text(st, 4, m->address);
+	bind_text(st, 5, m->machine_id);
+	sqlite3_bind_int64(st, 6, m->updated_at);
+	bind_text(st, 7, m->ds_id);
+	sqlite3_bind_int(st, 8, m->ordinal);
+	r = step_done(s, st, "update member");
+	if (r < 0)
+		return r;
+	return r == 1 ? 0 : -ENOENT;
+}
+
+int store_member_get(struct store *s, const char *ds_id, int ordinal, struct store_member *ret)
+{
+	_cleanup_stmt_ sqlite3_stmt *st = NULL;
+	STORE_LOCKED(s);
+	int r = prepare(s, "SELECT " MEMBER_COLUMNS " FROM ds_members WHERE ds_id = ? AND ordinal = ?",
+			&st);
+	if (r < 0)
+		return r;
+	bind_text(st, 1, ds_id);
+	sqlite3_bind_int(st, 2, ordinal);
+	return get_row(s, st, member_from_row, ret, "get member");
+}
+
+int store_member_get_by_node(struct store *s, const char *node_id, struct store_member *ret)
+{
+	_cleanup_stmt_ sqlite3_stmt *st = NULL;
+	STORE_LOCKED(s);
+	int r = prepare(s, "SELECT " MEMBER_COLUMNS " FROM ds_members WHERE node_id = ?", &st);
+	if (r < 0)
+		return r;
+	bind_text(st, 1, node_id);
+	return get_row(s, st, member_from_row, ret, "get member by node");
+}
+
+int store_member_list(struct store *s, const char *ds_id, bool include_removed,
+		      struct store_member **ret, size_t *ret_n)
+{
+	_cleanup_stmt_ sqlite3_stmt *st = NULL;
+	STORE_LOCKED(s);
+	int r = prepare(s,
+			"SELECT " MEMBER_COLUMNS " FROM ds_members WHERE ds_id = ?1 "
+			"AND (?2 <> 0 OR state <> 'removed') ORDER BY ordinal",
+			&st);
+	if (r < 0)
+		return r;
+	bind_text(st, 1, ds_id);
+	sqlite3_bind_int(st, 2, include_removed ? 1 : 0);
+	return collect_rows(s, st, sizeof(**ret), 0, member_from_row, member_done_v, (void **)ret,
+			    ret_n, "list members");
+}
+
+#define OPERATION_COLUMNS                                                                      \
+	"id, ds_id, kind, state, params, message, created_at, updated_at, finished_at"
+
+void store_operation_done(struct store_operation *o)
+{
+	if (!o)
+		return;
+	free(o->kind);
+	free(o->state);
+	free(o->params);
+	free(o->message);
+	memset(o, 0, sizeof(*o));
+}
+
+void store_operation_array_free(struct store_operation *a, size_t n)
+{
+	for (size_t i = 0; a && i < n; i++)
+		store_operation_done(&a[i]);
+	free(a);
+}
+
+static int operation_from_row(sqlite3_stmt *st, void *ret)
+{
+	struct store_operation o = {};
+	col_id(st, 0, o.id);
+	col_id(st, 1, o.ds_id);
+	o.kind = col_text(st, 2);
+	o.state = col_text(st, 3);
+	o.params = col_text(st, 4);
+	o.message = col_text(st, 5);
+	o.created_at = sqlite3_column_int64(st, 6);
+	o.updated_at = sqlite3_column_int64(st, 7);
+	o.finished_at = sqlite3_column_int64(st, 8);
+	if (!o.kind || !o.state || !o.params) {
+		store_operation_done(&o);
+		return -EIO;
+	}
+	*(struct store_operation *)ret = o;
+	return 0;
+}
+
+static void operation_done_v(void *p) { store_operation_done(p); }
+
+#define STEP_COLUMNS                                                                           \
+	"op_id, idx, name, kind, member_ordinal, deps, args, state, job_id, message, "          \
+	"started_at, finished_at"
+
+void store_step_done(struct store_step *x)
+{
+	if (!x)
+		return;
+	free(x->name);
+	free(x->kind);
+	free(x->deps);
+	free(x->args);
+	free(x->state);
+	free(x->job_id);
+	free(x->message);
+	memset(x, 0, sizeof(*x));
+}
+
+void store_step_array_free(struct store_step *a, size_t n)
+{
+	for (size_t i = 0; a && i < n; i++)
+		store_step_done(&a[i]);
+	free(a);
+}
+
+static int step_from_row(sqlite3_stmt *st, void *ret)
+{
+	struct store_step x = {};
+	col_id(st, 0, x.op_id);
+	x.idx = sqlite3_column_int(st, 1);
+	x.name = col_text(st, 2);
+	x.kind = col_text(st, 3);
+	x.member_ordinal = sqlite3_column_int(st, 4);
+	x.deps = col_text(st, 5);
+	x.args = col_text(st, 6);
+	x.state = col_text(st, 7);
+	x.job_id = col_text(st, 8);
+	x.message = col_text(st, 9);
+	x.started_at = sqlite3_column_int64(st, 10);
+	x.finished_at = sqlite3_column_int64(st, 11);
+	if (!x.name || !x.kind || !x.deps || !x.args || !x.state) {
+		store_step_done(&x);
+		return -EIO;
+	}
+	*(struct store_step *)ret = x;
+	return 0;
+}
+
+static void step_done_v(void *p) { store_step_done(p); }
+
+int store_operation_insert(struct store *s, const struct store_operation *o,
+			   const struct store_step *steps, size_t n_steps)
+{
+	bool own;
+	int r;
+
+	STORE_LOCKED(s);
+	r = tx_auto_begin(s, &own);
+	if (r < 0)
+		return r;
+	{
+		_cleanup_stmt_ sqlite3_stmt *st = NULL;
+		/* seq orders operations even inside one second. */
+		r = prepare(s,
+			    "INSERT INTO operations (id, seq, ds_id, kind, state, params, message, "
+			    "created_at, updated_at, finished_at) "
+			    "SELECT ?, COALESCE(MAX(seq), 0) + 1, ?, ?, ?, ?, ?, ?, ?, ? FROM operations",
+			    &st);
+		if (r >= 0) {
+			bind_text(st, 1, o->id);
+			bind_text(st, 2, o->ds_id);
+			bind_text(st, 3, o->kind);
+			bind_text(st, 4, o->state);
+			bind_text(st, 5, o->params ?: "{}");
+			bind_text(st, 6, o->message);
+			sqlite3_bind_int64(st, 7, o->created_at);
+			sqlite3_bind_int64(st, 8, o->updated_at);
+			bind_ts(st, 9, o->finished_at);
+			r = step_done(s, st, "insert operation");
+		}
+	}
+	for (size_t i = 0; r >= 0 && i < n_steps; i++) {
+		_cleanup_stmt_ sqlite3_stmt *st = NULL;
+		const struct store_step *x = &steps[i];
+		r = prepare(s,
+			    "INSERT INTO op_steps (" STEP_COLUMNS ") "
+			    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+			    &st);
+		if (r < 0)
+			break;
+		bind_text(st, 1, o->id);
+		sqlite3_bind_int(st, 2, x->idx);
+		bind_text(st, 3, x->name);
+		bind_text(st, 4, x->kind);
+		sqlite3_bind_int(st, 5, x->member_ordinal);
+		bind_text(st, 6, x->deps ?: "[]");
+		bind_text(st, 7, x->args ?: "{}");
+		bind_text(st, 8, x->state ?: "pending");
+		bind_text(st, 9, x->job_id);
+		bind_text(st, 10, x->message);
+		bind_ts(st, 11, x->started_at);
+		bind_ts(st, 12, x->finished_at);
+		r = step_done(s, st, "insert step");
+	}
+	return tx_auto_end(s, own, r < 0 ? r : 0);
+}
+
+int store_operation_update(struct store *s, const struct store_operation *o)
+{
+	_cleanup_stmt_ sqlite3_stmt *st = NULL;
+	STORE_LOCKED(s);
+	int r = prepare(s,
+			"UPDATE operations SET state = ?, message = ?, updated_at = ?, finished_at = ? "
+			"WHERE id = ?",
+			&st);
+	if (r < 0)
+		return r;
+	bind_text(st, 1, o->state);
+	bind_text(st, 2, o->message);
+	sqlite3_bind_int64(st, 3, o->updated_at);
+	bind_ts(st, 4, o->finished_at);
+	bind_text(st, 5, o->id);
+	r = step_done(s, st, "update operation");
+	if (r < 0)
+		return r;
+	return r == 1 ? 0 : -ENOENT;
+}
+
+int store_operation_get(struct store *s, const char *id, struct store_operation *ret)
+{
+	_cleanup_stmt_ sqlite3_stmt *st = NULL;
+	STORE_LOCKED(s);
+	int r = prepare(s, "SELECT " OPERATION_COLUMNS " FROM operations WHERE id = ?", &st);
+	if (r < 0)
+		return r;
+	bind_text(st, 1, id);
+	return get_row(s, st, operation_from_row, ret, "get operation");
+}
+
+int store_operation_list(struct store *s, const char *ds_id, const char *state, unsigned limit,
+			 struct store_operation **ret, size_t *ret_n)
+{
+	_cleanup_stmt_ sqlite3_stmt *st = NULL;
+	if (limit == 0 || limit > STORE_LIST_MAX)
+		limit = STORE_LIST_MAX;
+	STORE_LOCKED(s);
+	int r = prepare(s,
+			"SELECT " OPERATION_COLUMNS " FROM operations WHERE (?1 IS NULL OR ds_id = ?1) "
+			"AND (?2 IS NULL OR state = ?2) ORDER BY seq DESC LIMIT ?3",
+			&st);
+	if (r < 0)
+		return r;
+	bind_text(st, 1, ds_id);
+	bind_text(st, 2, state);
+	sqlite3_bind_int(st, 3, (int)limit);
+	return collect_rows(s, st, sizeof(**ret), limit, operation_from_row, operation_done_v,
+			    (void **)ret, ret_n, "list operations");
+}
+
+int store_operation_running(struct store *s, const char *ds_id, struct store_operation *ret)
+{
+	_cleanup_stmt_ sqlite3_stmt *st = NULL;
+	STORE_LOCKED(s);
+	int r = prepare(s,
+			"SELECT " OPERATION_COLUMNS " FROM operations WHERE ds_id = ? AND state = 'running' "
+			"ORDER BY seq DESC LIMIT 1",
+			&st);
+	if (r < 0)
+		return r;
+	bind_text(st, 1, ds_id);
+	return get_row(s, st, operation_from_row, ret, "get running operation");
+}
+
+int store_operation_count(struct store *s, const char *kind, const char *state, int64_t *ret)
+{
+	_cleanup_stmt_ sqlite3_stmt *st = NULL;
+	STORE_LOCKED(s);
+	int r = prepare(s,
+			"SELECT COUNT(*) FROM operations WHERE (?1 IS NULL OR kind = ?1) "
+			"AND (?2 IS NULL OR state = ?2)",
+			&st);
+	if (r < 0)
+		return r;
+	bind_text(st, 1, kind);
+	bind_text(st, 2, state);
+	int rc = sqlite3_step(st);
+	if (rc != SQLITE_ROW)
+		return sql_fail(s, rc, "count operations");
+	*ret = sqlite3_column_int64(st, 0);
+	return 0;
+}
+
+int store_step_update(struct store *s, const struct store_step *x)
+{
+	_cleanup_stmt_ sqlite3_stmt *st = NULL;
+	STORE_LOCKED(s);
+	int r = prepare(s,
+			"UPDATE op_steps SET state = ?, job_id = ?, message = ?, started_at = ?, "
+			"finished_at = ? WHERE op_id = ? AND idx = ?",
+			&st);
+	if (r < 0)
+		return r;
+	bind_text(st, 1, x->state);
+	bind_text(st, 2, x->job_id);
+	bind_text(st, 3, x->message);
+	bind_ts(st, 4, x->started_at);
+	bind_ts(st, 5, x->finished_at);
+	bind_text(st, 6, x->op_id);
+	sqlite3_bind_int(st, 7, x->idx);
+	r = step_done(s, st, "update step");
+	if (r < 0)
+		return r;
+	return r == 1 ? 0 : -ENOENT;
+}
+
+int store_step_list(struct store *s, const char *op_id, struct store_step **ret, size_t *ret_n)
+{
+	_cleanup_stmt_ sqlite3_stmt *st = NULL;
+	STORE_LOCKED(s);
+	int r = prepare(s, "SELECT " STEP_COLUMNS " FROM op_steps WHERE op_id = ? ORDER BY idx", &st);
+	if (r < 0)
+		return r;
+	bind_text(st, 1, op_id);
+	return collect_rows(s, st, sizeof(**ret), 0, step_from_row, step_done_v, (void **)ret, ret_n,
+			    "list steps");
+}
+
+int store_step_get_by_job(struct store *s, const char *job_id, struct store_step *ret)
+{
+	_cleanup_stmt_ sqlite3_stmt *st = NULL;
+	STORE_LOCKED(s);
+	int r = prepare(s, "SELECT " STEP_COLUMNS " FROM op_steps WHERE job_id = ? LIMIT 1", &st);
+	if (r < 0)
+		return r;
+	bind_text(st, 1, job_id);
+	return get_row(s, st, step_from_row, ret, "get step by job");
 }

@@ -7,9 +7,12 @@
  *   → entry `reported` → agent.json (settled_seq).
  * A kill between any two steps is handled by journal_recover() at start.
  */
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -30,6 +33,7 @@
 #include "pki.h"
 #include "protocol.h"
 #include "report.h"
+#include "service.h"
 #include "util.h"
 #include "verify.h"
 
@@ -40,15 +44,18 @@ static void agent_on_stop(int sig)
 	agent_stop_flag = 1;
 }
 
+/* Written by the SIGCHLD handler, read by the supervisor thread. */
+static int agent_wake_fd[2] = { -1, -1 };
+
 static void agent_on_sigchld(int sig)
 {
 	int saved = errno;
 
-	/* Reap every child and orphan at once: as a subreaper we inherit the
-	 * orphans of what we start, and a zombie that lingers looks alive to
-	 * whoever watches it (DESIGN.md "Tests"). */
-	while (waitpid(-1, NULL, WNOHANG) > 0)
-		;
+	/* Only wake the supervisor thread: reaping here would steal the exit
+	 * status of children whose owners wait for them by pid (proc_run,
+	 * the service supervisor). */
+	if (agent_wake_fd[1] >= 0)
+		(void)!write(agent_wake_fd[1], "c", 1);
 	errno = saved;
 }
 
@@ -59,6 +66,8 @@ int agent_signals_setup(void)
 
 	sigemptyset(&sa.sa_mask);
 	if (sigaction(SIGTERM, &sa, NULL) < 0 || sigaction(SIGINT, &sa, NULL) < 0)
+		return -errno;
+	if (agent_wake_fd[0] < 0 && pipe2(agent_wake_fd, O_CLOEXEC | O_NONBLOCK) < 0)
 		return -errno;
 	sa.sa_handler = agent_on_sigchld;
 	sa.sa_flags = SA_RESTART | SA_NOCLDSTOP;
@@ -143,10 +152,133 @@ static bool agent_type_idempotent(const char *type)
 	return t && t->idempotent;
 }
 
+/* Orphan reaper.  As a child subreaper the agent inherits the orphans of
+ * what it starts; a zombie that lingers looks alive to whoever watches it
+ * (DESIGN.md "Tests").  Its own children are reaped by their owners, by
+ * pid (proc_run within 20 ms, the service supervisor with the exit
+ * status).  So a zombie child is reaped here only when it was already a
+ * zombie at the previous pass, at least AGENT_REAP_GRACE_MS earlier: an
+ * owner that waits for its child has long taken it by then. */
+static void agent_closedirp(DIR **d)
+{
+	if (*d)
+		closedir(*d);
+}
+
+static bool agent_zombie_seen(const pid_t *seen, size_t n, pid_t pid)
+{
+	for (size_t i = 0; i < n; i++)
+		if (seen[i] == pid)
+			return true;
+	return false;
+}
+
+static void agent_reap_orphans(struct agent *a, int64_t now)
+{
+	_cleanup_(agent_closedirp) DIR *d = NULL;
+	pid_t found[AGENT_REAP_MAX];
+	size_t nfound = 0;
+	pid_t self = getpid();
+	struct dirent *de;
+
+	if (now - a->reap_last_ms < AGENT_REAP_GRACE_MS)
+		return;
+	d = opendir("/proc");
+	if (!d)
+		return;
+	while ((de = readdir(d)) && nfound < AGENT_REAP_MAX) {
+		char path[300], buf[512];
+		_cleanup_close_ int fd = -1;
+		const char *p;
+		long ppid;
+		ssize_t n;
+		int64_t pid;
+
+		if (parse_int64(de->d_name, 2, INT32_MAX, &pid) < 0)
+			continue;
+		snprintf(path, sizeof(path), "/proc/%s/stat", de->d_name);
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			continue;
+		n = read(fd, buf, sizeof(buf) - 1);
+		if (n <= 0)
+			continue;
+		buf[n] = 0;
+		p = strrchr(buf, ')');
+		if (!p || p[1] != ' ' || p[2] != 'Z' || p[3] != ' ')
+			continue;
+		ppid = strtol(p + 4, NULL, 10);
+		if (ppid != self)
+			continue;
+		if (agent_zombie_seen(a->reap_seen, a->reap_nseen, (pid_t)pid)) {
+			int status;
+
+			if (waitpid((pid_t)pid, &status, WNOHANG) == (pid_t)pid)
+				log_debug("reaped orphan %d", (int)pid);
+		} else
+			found[nfound++] = (pid_t)pid;
+	}
+	memcpy(a->reap_seen, found, nfound * sizeof(pid_t));
+	a->reap_nseen = nfound;
+	a->reap_last_ms = now;
+}
+
+/* The supervisor thread: wakes on SIGCHLD (through agent_wake_fd) and at
+ * least every AGENT_SUPERVISE_INTERVAL_MS, whatever the main thread is
+ * doing (a long poll, a job), to keep the services up and reap orphans.
+ * Signals stay with the main thread. */
+static void *agent_supervisor(void *userdata)
+{
+	struct agent *a = userdata;
+	sigset_t all;
+
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, NULL);
+	while (!__atomic_load_n(&a->supervisor_quit, __ATOMIC_ACQUIRE)) {
+		struct pollfd pfd = { .fd = agent_wake_fd[0], .events = POLLIN };
+		char buf[64];
+
+		(void)poll(&pfd, pfd.fd >= 0 ? 1 : 0, AGENT_SUPERVISE_INTERVAL_MS);
+		while (pfd.fd >= 0 && read(pfd.fd, buf, sizeof(buf)) > 0)
+			;
+		if (__atomic_load_n(&a->supervisor_quit, __ATOMIC_ACQUIRE))
+			break;
+		services_supervise(a->services, now_mono_ms());
+		agent_reap_orphans(a, now_mono_ms());
+	}
+	return NULL;
+}
+
+static int agent_supervisor_start(struct agent *a)
+{
+	int r;
+
+	r = pthread_create(&a->supervisor_thread, NULL, agent_supervisor, a);
+	if (r != 0)
+		return -r;
+	a->supervisor_running = true;
+	return 0;
+}
+
+static void agent_supervisor_stop(struct agent *a)
+{
+	if (!a->supervisor_running)
+		return;
+	__atomic_store_n(&a->supervisor_quit, true, __ATOMIC_RELEASE);
+	if (agent_wake_fd[1] >= 0)
+		(void)!write(agent_wake_fd[1], "q", 1);
+	pthread_join(a->supervisor_thread, NULL);
+	a->supervisor_running = false;
+}
+
 static void agent_free(struct agent *a)
 {
 	if (!a)
 		return;
+	/* The services keep running: they are the node's databases, adopted
+	 * by the next agent (service.h). */
+	agent_supervisor_stop(a);
+	services_free(a->services);
 	client_free(a->client);
 	journal_free(a->journal);
 	agent_state_done(&a->state);
@@ -259,13 +391,15 @@ static json_t *agent_result(const char *state, const char *message, json_t *outp
 
 /* Runs an accepted entry to its end.  Returns 0, or -ECANCELED when the
  * agent is stopping (the entry stays `running` for the next start). */
-static int agent_run_entry(struct agent *a, struct journal_entry *e, const struct exec_type *exec, json_t *params)
+static int agent_run_entry(struct agent *a, struct journal_entry *e, const struct exec_type *exec, json_t *params,
+			   const char *ds)
 {
 	_cleanup_json_ json_t *output = NULL, *result = NULL;
 	_cleanup_free_ char *message = NULL, *dump = NULL;
 	struct exec_context ctx = {
 		.config = &a->exec_config,
 		.jti = e->jti,
+		.ds = ds,
 		.client = a->client,
 		.gateway_url = a->gateway_url,
 		.keepalive = agent_keepalive,
@@ -422,7 +556,7 @@ static int agent_handle_job(struct agent *a, const char *jws, size_t len)
 	r = agent_state_save(a);
 	if (r < 0)
 		goto out; /* entry stays `accepted`: finished after a restart */
-	r = agent_run_entry(a, &e, vr.exec, vr.claims.params);
+	r = agent_run_entry(a, &e, vr.exec, vr.claims.params, vr.claims.ds);
 out:
 	journal_entry_done(&e);
 	verify_result_done(&vr);
@@ -473,7 +607,7 @@ static int agent_resume(struct agent *a, const char *jti)
 		r = res ? agent_finish(a, &e, res) : -ENOMEM;
 	} else {
 		log_notice("job %s: resuming after a restart", jti);
-		r = agent_run_entry(a, &e, exec, c.params);
+		r = agent_run_entry(a, &e, exec, c.params, c.ds);
 	}
 	if (have_claims)
 		job_claims_done(&c);
@@ -679,8 +813,14 @@ static int agent_start(struct agent *a)
 	a->key_path = path_join(dir, AGENT_NODE_KEY);
 	if (!a->ca_path || !a->cert_path || !a->key_path)
 		return -ENOMEM;
+	r = services_new(dir, NULL, &a->services);
+	if (r < 0)
+		return log_error_errno(r, "cannot load the services in %s/services", dir);
 	a->exec_config = (struct exec_config){ .state_dir = dir, .tls_dir = a->config->tls_dir,
-				      .db_dir = a->config->db_dir };
+				      .db_dir = a->config->db_dir, .services = a->services };
+	r = agent_supervisor_start(a);
+	if (r < 0)
+		return log_error_errno(r, "cannot start the service supervisor thread");
 
 	r = journal_open(dir, &a->journal);
 	if (r < 0)

@@ -1,9 +1,12 @@
 /*
  * agent.h: the cairn-agent daemon: its state object and its main loop.
  *
- * The agent is one thread doing one thing at a time: enrol if needed,
+ * The agent's main thread does one thing at a time: enrol if needed,
  * finish what the journal says was left open, then pull jobs, verify and
- * run them one by one in seq order, and report.  Between calls it sleeps in
+ * run them one by one in seq order, and report.  A second thread, the
+ * supervisor, keeps the node's services up (services_supervise at least
+ * every second and on SIGCHLD, whatever the main thread is doing) and
+ * reaps orphans.  Between calls it sleeps in
  * ppoll() with SIGTERM unblocked, so an idle agent costs nothing but the
  * watchdog pings.  The modules report.c (results, events, status, renewal)
  * share this struct; nothing outside node-agent/ sees it.
@@ -12,6 +15,8 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <pthread.h>
+#include <sys/types.h>
 
 #include <jansson.h>
 
@@ -31,6 +36,9 @@
 #define AGENT_PRUNE_INTERVAL_MS (3600 * 1000)
 #define AGENT_JOB_KEYS_FILE_MAX (64 * 1024)
 #define AGENT_NODE_JSON_MAX (16 * 1024)
+#define AGENT_SUPERVISE_INTERVAL_MS 1000   /* services_supervise at least this often */
+#define AGENT_REAP_MAX 1024                /* zombie children remembered per pass */
+#define AGENT_REAP_GRACE_MS 500            /* a zombie child is reaped only after this */
 
 struct agent {
 	struct agent_config *config;   /* owned */
@@ -55,11 +63,20 @@ struct agent {
 	unsigned failures;             /* consecutive failed pulls (backoff exponent) */
 	unsigned stuck;                /* consecutive pulls that settled nothing */
 	uint64_t results_reported;     /* results the controller answered (progress) */
+
+	struct services *services;     /* supervised processes (owned; they outlive the agent) */
+	pthread_t supervisor_thread;   /* runs services_supervise and the orphan reaper */
+	bool supervisor_running;       /* supervisor_thread was started */
+	bool supervisor_quit;          /* atomic: asks the thread to end */
+	pid_t reap_seen[AGENT_REAP_MAX]; /* zombie children seen at the last pass (supervisor thread only) */
+	size_t reap_nseen;
+	int64_t reap_last_ms;          /* monotonic, last reaper pass */
 };
 
 /* Installs the signal handling of the daemon: SIGTERM/SIGINT blocked
- * (seen by agent_sleep and the keepalive), SIGCHLD reaped at once by a
- * handler (the agent is a child subreaper; see DESIGN.md), SIGPIPE
+ * (seen by agent_sleep and the keepalive), SIGCHLD wakes the supervisor
+ * thread, which reaps orphans (the agent is a child subreaper; see
+ * DESIGN.md) while children with an owner are reaped by it, SIGPIPE
  * ignored.  Returns 0 or -errno. */
 int agent_signals_setup(void);
 
@@ -70,7 +87,7 @@ int agent_main(const char *config_path);
 /* True once SIGTERM/SIGINT arrived. */
 bool agent_stopping(void);
 
-/* Pings the watchdog, reaps nothing (SIGCHLD does), and returns false when
+/* Pings the watchdog, reaps nothing (the supervisor thread does), and returns false when
  * the agent must stop.  The keepalive of the client and the executors. */
 bool agent_keepalive(void *userdata);
 

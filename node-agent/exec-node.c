@@ -263,7 +263,42 @@ int node_facts_collect(const char *sysroot, json_t **ret)
 	return 0;
 }
 
+void node_facts_add_dirs(json_t *facts, const struct exec_config *cfg)
+{
+	if (!facts || !cfg)
+		return;
+	if (cfg->tls_dir)
+		json_object_set_new(facts, "tls_dir", json_string(cfg->tls_dir));
+	if (cfg->db_dir)
+		json_object_set_new(facts, "db_dir", json_string(cfg->db_dir));
+}
+
+int node_facts_first_ipv4(json_t *facts, char ret[static NODE_FACTS_ADDRESS_MAX])
+{
+	size_t i;
+	json_t *a;
+
+	json_array_foreach(json_object_get(facts, "addresses"), i, a) {
+		const char *fam = json_string_value(json_object_get(a, "family"));
+		const char *addr = json_string_value(json_object_get(a, "address"));
+
+		if (fam && addr && streq(fam, "inet") && strlen(addr) < NODE_FACTS_ADDRESS_MAX) {
+			snprintf(ret, NODE_FACTS_ADDRESS_MAX, "%s", addr);
+			return 0;
+		}
+	}
+	return -ENOENT;
+}
+
 int exec_node_facts_run(json_t *params, const struct exec_context *ctx, json_t **ret_output, char **ret_message)
 {
-	return node_facts_collect(NULL, ret_output);
+	json_t *f = NULL;
+	int r;
+
+	r = node_facts_collect(NULL, &f);
+	if (r < 0)
+		return r;
+	node_facts_add_dirs(f, ctx ? ctx->config : NULL);
+	*ret_output = f;
+	return 0;
 }

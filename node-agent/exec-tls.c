@@ -4,13 +4,17 @@
  * answer is checked (the certificate must hold our public key, chain to the
  * controller CA and carry exactly the requested names), and only then are
  * files written: the certificate (0644), then the key (0600), then the CA
- * if asked for, each atomically.  A failure before that leaves the old
+ * if asked for, each atomically, and with an `owner` (postgres or
+ * prometheus: the service that reads them) they are chowned after the
+ * writes, the key keeping 0600.  A failure before that leaves the old
  * pair untouched.  The issue is recorded in <state_dir>/certs.json.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <openssl/x509.h>
 
@@ -19,12 +23,28 @@
 #include "fileio.h"
 #include "macro.h"
 #include "pki.h"
+#include "proc.h"
 #include "protocol.h"
 #include "util.h"
 
+/* The users a job may hand TLS files to (docs/datastores.md "Jobs"). */
+static bool tls_owner_is_allowed(const char *owner)
+{
+	return owner && (streq(owner, "postgres") || streq(owner, "prometheus"));
+}
+
+/* Gives a file just written to `uid`/`gid`, without following a link
+ * (the mode stays: 0600 for the key). */
+static int tls_chown(const char *path, uid_t uid, gid_t gid)
+{
+	if (fchownat(AT_FDCWD, path, uid, gid, AT_SYMLINK_NOFOLLOW) < 0)
+		return -errno;
+	return 0;
+}
+
 int exec_tls_issue_validate(json_t *params, const struct exec_config *cfg, char *reason, size_t reason_len)
 {
-	static const char *const known[] = { "names", "key_path", "cert_path", "ca_path", "ttl_s", NULL };
+	static const char *const known[] = { "names", "key_path", "cert_path", "ca_path", "ttl_s", "owner", NULL };
 	static const char *const paths[] = { "key_path", "cert_path", "ca_path" };
 	json_t *names, *v;
 	size_t i;
@@ -60,6 +80,18 @@ int exec_tls_issue_validate(json_t *params, const struct exec_config *cfg, char 
 				return exec_reason(reason, reason_len, "params.%s and params.%s: must differ",
 						   paths[i], paths[j]);
 		}
+
+	v = json_object_get(params, "owner");
+	if (v) {
+		uid_t uid;
+		gid_t gid;
+
+		if (!json_is_string(v) || !tls_owner_is_allowed(json_string_value(v)))
+			return exec_reason(reason, reason_len, "params.owner: expected \"postgres\" or \"prometheus\"");
+		if (proc_user(json_string_value(v), &uid, &gid) < 0)
+			return exec_reason(reason, reason_len, "params.owner: user %s does not exist on this node",
+					   json_string_value(v));
+	}
 
 	v = json_object_get(params, "ttl_s");
 	if (v && (!json_is_integer(v) || json_integer_value(v) < EXEC_TLS_TTL_MIN_S ||
@@ -141,6 +173,9 @@ int exec_tls_issue_run(json_t *params, const struct exec_context *ctx, json_t **
 	const char *key_path = json_string_value(json_object_get(params, "key_path"));
 	const char *cert_path = json_string_value(json_object_get(params, "cert_path"));
 	const char *ca_path = json_string_value(json_object_get(params, "ca_path"));
+	const char *owner = json_string_value(json_object_get(params, "owner"));
+	uid_t owner_uid = 0;
+	gid_t owner_gid = 0;
 	const char *names[EXEC_TLS_NAMES_MAX + 1] = { NULL };
 	_cleanup_pkey_ EVP_PKEY *key = NULL;
 	_cleanup_x509_req_ X509_REQ *csr = NULL;
@@ -159,6 +194,16 @@ int exec_tls_issue_run(json_t *params, const struct exec_context *ctx, json_t **
 		if (i >= EXEC_TLS_NAMES_MAX)
 			break;
 		names[i] = json_string_value(v);
+	}
+
+	if (owner) {
+		/* Checked again at run time: the user may have gone since the
+		 * job was validated (or this is a resumed job). */
+		r = tls_owner_is_allowed(owner) ? proc_user(owner, &owner_uid, &owner_gid) : -EINVAL;
+		if (r < 0) {
+			*ret_message = tls_message("owner %s is not a user of this node", owner);
+			return r;
+		}
 	}
 
 	r = pki_key_generate(&key);
@@ -240,13 +285,27 @@ int exec_tls_issue_run(json_t *params, const struct exec_context *ctx, json_t **
 		}
 	}
 
+	if (owner) {
+		/* After the atomic writes: the files were created by root; the
+		 * key keeps its 0600, now readable by its owner only. */
+		for (i = 0; i < ELEMENTSOF(targets); i++) {
+			if (!targets[i])
+				continue;
+			r = tls_chown(targets[i], owner_uid, owner_gid);
+			if (r < 0) {
+				*ret_message = tls_message("cannot give %s to %s", targets[i], owner);
+				return r;
+			}
+		}
+	}
+
 	serial = pki_cert_serial_hex(cert);
 	fp = pki_cert_fingerprint(cert);
 	if (!serial || !fp || !format_rfc3339(not_after, nab))
 		return -ENOMEM;
-	entry = json_pack("{s:O,s:s,s:s,s:s*,s:s,s:s,s:I}", "names", jnames, "cert_path", cert_path,
+	entry = json_pack("{s:O,s:s,s:s,s:s*,s:s,s:s,s:I,s:s*}", "names", jnames, "cert_path", cert_path,
 			  "key_path", key_path, "ca_path", ca_path, "not_after", nab, "serial", serial,
-			  "not_after_s", (json_int_t)not_after);
+			  "not_after_s", (json_int_t)not_after, "owner", owner);
 	if (!entry)
 		return -ENOMEM;
 	r = tls_record(ctx->config->state_dir, entry);

@@ -9,7 +9,10 @@
 #include <string.h>
 
 #include "exec-debug.h"
+#include "exec-exporter.h"
 #include "exec-node.h"
+#include "exec-pg.h"
+#include "exec-pkg.h"
 #include "exec-tls.h"
 #include "exec.h"
 #include "fileio.h"
@@ -21,6 +24,14 @@
 static const struct exec_type exec_table[] = {
 	{ "node.facts", exec_node_facts_validate, exec_node_facts_run },
 	{ "tls.issue", exec_tls_issue_validate, exec_tls_issue_run },
+	{ "pkg.install", exec_pkg_install_validate, exec_pkg_install_run },
+	{ "pg.init", exec_pg_init_validate, exec_pg_init_run },
+	{ "pg.slots", exec_pg_slots_validate, exec_pg_slots_run },
+	{ "pg.replica", exec_pg_replica_validate, exec_pg_replica_run },
+	{ "pg.config", exec_pg_config_validate, exec_pg_config_run },
+	{ "pg.service", exec_pg_service_validate, exec_pg_service_run },
+	{ "pg.destroy", exec_pg_destroy_validate, exec_pg_destroy_run },
+	{ "exporter.install", exec_exporter_install_validate, exec_exporter_install_run },
 	{ "debug.sleep", exec_debug_sleep_validate, exec_debug_sleep_run },
 };
 

@@ -30,6 +30,7 @@ struct exec_config {
 struct exec_context {
 	const struct exec_config *config;
 	const char *jti;             /* the job's id (for calls about this job) */
+	const char *ds;              /* the job's datastore id (unchecked: executors check uuid_is_valid), or NULL */
 	struct client *client;       /* gateway client (mTLS) */
 	const char *gateway_url;     /* https://host:port, no trailing '/' */
 	/* Called at least once a second by long-running executors: pings the

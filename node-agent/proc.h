@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #define PROC_OUTPUT_MAX (64 * 1024) /* captured bytes per stream */
 
@@ -48,3 +49,10 @@ const char *proc_tail(const char *s, size_t max);
 
 /* Looks a user up: 0 and uid/gid, -ESRCH when absent. */
 int proc_user(const char *user, uid_t *ret_uid, gid_t *ret_gid);
+
+/* For a freshly forked child about to exec: sets the supplementary groups
+ * (initgroups), gid and uid of `user` (real, effective and saved) and
+ * checks root cannot be regained.  Returns 0 or -errno (-ESRCH unknown
+ * user).  It allocates (user lookup): call it only in a process with one
+ * thread, or use it before the fork and keep the child allocation-free. */
+int proc_drop_privileges(const char *user);

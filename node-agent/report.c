@@ -21,6 +21,7 @@
 #include "log.h"
 #include "macro.h"
 #include "notify.h"
+#include "pgstatus.h"
 #include "pki.h"
 #include "protocol.h"
 #include "report.h"
@@ -102,7 +103,7 @@ void report_event(struct agent *a, const char *jti, const char *kind, const char
 int64_t report_status(struct agent *a)
 {
 	_cleanup_free_ char *url = agent_url(a, CAIRN_PATH_AGENT_STATUS);
-	_cleanup_json_ json_t *body = NULL, *facts = NULL;
+	_cleanup_json_ json_t *body = NULL, *facts = NULL, *databases = NULL;
 	struct client_response resp = {};
 	char na[TIMESTAMP_MAX] = "";
 	const char *err = NULL;
@@ -114,13 +115,19 @@ int64_t report_status(struct agent *a)
 		return REPORT_STATUS_DEFAULT_S;
 	if (node_facts_collect(NULL, &facts) < 0)
 		facts = json_object();
+	node_facts_add_dirs(facts, &a->exec_config);
+	/* Best effort: a failure leaves the array empty rather than the
+	 * report unsent (pgstatus never blocks longer than its timeouts). */
+	if (pgstatus_collect(&a->exec_config, &databases) < 0)
+		databases = json_array();
 	if (a->cert_not_after > 0)
 		format_rfc3339(a->cert_not_after, na);
-	body = json_pack("{s:{s:s,s:I,s:I,s:I,s:I,s:s?},s:O,s:{}}", "agent", "version", CAIRN_VERSION_STRING,
+	body = json_pack("{s:{s:s,s:I,s:I,s:I,s:I,s:s?},s:O,s:{},s:O}", "agent", "version", CAIRN_VERSION_STRING,
 			 "settled_seq", (json_int_t)a->state.settled_seq, "accepted_seq",
 			 (json_int_t)a->state.accepted_seq, "journal_open", (json_int_t)a->journal_open,
 			 "rejected_unreadable", (json_int_t)a->rejected_unreadable, "cert_not_after",
-			 na[0] ? na : NULL, "facts", facts ? facts : json_null(), "health");
+			 na[0] ? na : NULL, "facts", facts ? facts : json_null(), "health", "databases",
+			 databases ? databases : json_null());
 	if (!body)
 		return REPORT_STATUS_DEFAULT_S;
 	r = client_request_json(a->client, "POST", url, body, CLIENT_BODY_MAX_DEFAULT, CLIENT_TIMEOUT_DEFAULT_S,

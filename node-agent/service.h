@@ -64,3 +64,10 @@ int service_status(struct services *s, const char *name, pid_t *ret_pid);
  * children, restarts wanted services that died (backoff 1 s doubling to
  * 60 s, reset after 60 s up), logs each death with its exit status. */
 void services_supervise(struct services *s, int64_t now_ms);
+
+/* The systemd unit for a spec (the text of
+ * /etc/systemd/system/cairn-<name>.service): every argv and environment
+ * entry double-quoted with '\\' and '"' escaped, '%' doubled, and '$'
+ * doubled in ExecStart=.  Returns 0 and a heap string, -EINVAL for a spec
+ * that cannot be rendered, -EPERM for root. */
+int service_unit_render(const struct service_spec *spec, char **ret_text);

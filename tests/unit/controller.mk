@@ -7,7 +7,9 @@ CTL_UNIT_TESTS = \
 	tests/unit/test-ctl-ratelimit \
 	tests/unit/test-ctl-userdata \
 	tests/unit/test-ctl-api \
-	tests/unit/test-ctl-runner
+	tests/unit/test-ctl-runner \
+	tests/unit/test-ctl-health \
+	tests/unit/test-ctl-api-ds
 check_PROGRAMS += $(CTL_UNIT_TESTS)
 TESTS += $(CTL_UNIT_TESTS)
 
@@ -41,3 +43,11 @@ tests_unit_test_ctl_runner_LDADD = $(CTL_UNIT_LDADD)
 tests_unit_test_ctl_keys_SOURCES = tests/unit/test-ctl-keys.c
 tests_unit_test_ctl_keys_CFLAGS = $(CTL_UNIT_CFLAGS)
 tests_unit_test_ctl_keys_LDADD = $(CTL_UNIT_LDADD)
+
+tests_unit_test_ctl_health_SOURCES = tests/unit/test-ctl-health.c
+tests_unit_test_ctl_health_CFLAGS = $(CTL_UNIT_CFLAGS)
+tests_unit_test_ctl_health_LDADD = $(CTL_UNIT_LDADD)
+
+tests_unit_test_ctl_api_ds_SOURCES = tests/unit/test-ctl-api-ds.c
+tests_unit_test_ctl_api_ds_CFLAGS = $(CTL_UNIT_CFLAGS)
+tests_unit_test_ctl_api_ds_LDADD = $(CTL_UNIT_LDADD)
