@@ -712,8 +712,9 @@ void ads_h_create(void *userdata, struct http_request *req)
 			api_wipe_json_string(conn, "password");
 		log_error_errno(r < 0 ? r : -ENOMEM, "datastore %s: cannot render the create answer", ds_id);
 		http_reply_problemf(req, 500,
-				    "datastore %s is being created (operation %s) but its answer could not "
-				    "be rendered; the admin password is lost: reset it",
+				    "datastore %s is being created (operation %s) but this answer could not "
+				    "be rendered, and the admin password is shown only once: destroy the "
+				    "datastore and create it again",
 				    ds_id, op_id);
 		return;
 	}

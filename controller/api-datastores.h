@@ -71,10 +71,10 @@ struct ads_step_job {
 	const char *message; /* job's last message, or NULL */
 };
 
-/* An operation.  `steps` (n_steps) may be NULL: progress is then left out
- * unless `with_steps` is false and steps are given (lists show progress
- * without steps).  `jobs` has n_steps entries or is NULL; `members` names
- * the steps' members by ordinal (may be NULL). */
+/* An operation.  With `steps` (n_steps of them) it has `progress`
+ * (succeeded/all); with `with_steps` also `steps` (lists show progress
+ * only).  `jobs` has n_steps entries or is NULL; `members` names the
+ * steps' members by ordinal (may be NULL: the ordinal is shown). */
 json_t *ads_operation_to_json(const struct store_operation *o, const struct store_step *steps,
 			      size_t n_steps, const struct ads_step_job *jobs,
 			      const struct store_member *members, size_t n_members, bool with_steps);

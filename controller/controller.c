@@ -26,6 +26,7 @@
 #include "longpoll.h"
 #include "macro.h"
 #include "metrics.h"
+#include "operations.h"
 #include "ratelimit.h"
 #include "runner.h"
 #include "store.h"
@@ -92,8 +93,9 @@ int controller_new(struct config *config, struct controller **ret)
 	c->longpoll = longpoll_new();
 	c->metrics = metrics_new();
 	c->runner = runner_new(c);
+	c->ops = ops_new(c);
 	if (!c->rl_api || !c->rl_gateway || !c->rl_enroll || !c->rl_auth_fail || !c->longpoll ||
-	    !c->metrics || !c->runner) {
+	    !c->metrics || !c->runner || !c->ops) {
 		r = log_error_errno(-ENOMEM, "out of memory");
 		goto fail;
 	}
@@ -180,6 +182,12 @@ void controller_free(struct controller *c)
 	}
 	http_server_stop(c->gateway);
 	http_server_stop(c->api);
+	/* The ticker drives operations: stop it first, then wait for the
+	 * provisioner runs still under way. */
+	if (c->runner)
+		runner_stop(c->runner);
+	ops_stop(c->ops);
+	ops_free(c->ops);
 	runner_free(c->runner);
 	metrics_free(c->metrics);
 	longpoll_free(c->longpoll);

@@ -1,6 +1,7 @@
 /*
  * controller.h: the daemon's state object.  It owns the configuration,
- * keys, store, rate limiters, long-poll table, runner, metrics and both
+ * keys, store, rate limiters, long-poll table, runner, operations engine,
+ * metrics and both
  * listeners; the modules reach each other through it.
  *
  * Lifecycle: controller_new() loads keys and opens the store (failures are
@@ -19,6 +20,7 @@ struct store;
 struct ratelimit;
 struct longpoll;
 struct runner;
+struct ops;
 struct metrics;
 struct http_server;
 
@@ -32,6 +34,7 @@ struct controller {
 	struct ratelimit *rl_auth_fail;   /* per peer address: failed credentials */
 	struct longpoll *longpoll;        /* agents waiting for jobs */
 	struct runner *runner;            /* job lifecycle and ticker */
+	struct ops *ops;                  /* datastore operations engine (driven by the ticker) */
 	struct metrics *metrics;          /* counters */
 	struct http_server *api;          /* API listener */
 	struct http_server *gateway;      /* agent gateway listener */

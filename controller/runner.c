@@ -25,6 +25,7 @@
 #include "longpoll.h"
 #include "macro.h"
 #include "metrics.h"
+#include "operations.h"
 #include "runner.h"
 #include "store.h"
 
@@ -385,16 +386,19 @@ fail:
 }
 
 /* Applies a final state to an attempt and its job (inside a transaction).
- * `node_id` NULL skips the ownership check (timeouts). */
+ * `node_id` NULL skips the ownership check (timeouts).  When the job
+ * became final, its id is written to ret_final (else ret_final[0] = 0) so
+ * the caller can tell the operations engine after the commit. */
 static int finish_attempt(struct runner *r, const char *node_id, const char *jti,
 			  enum cairn_job_state state, const char *message, const char *output,
-			  int64_t now)
+			  int64_t now, char ret_final[static UUID_STRING_MAX])
 {
 	struct controller *c = r->c;
 	struct store_attempt a = {};
 	struct store_job job = {};
 	int q;
 
+	ret_final[0] = 0;
 	q = store_attempt_get(c->store, jti, &a);
 	if (q >= 0 && node_id && !streq(a.node_id, node_id))
 		q = -ENOENT;
@@ -467,6 +471,8 @@ static int finish_attempt(struct runner *r, const char *node_id, const char *jti
 	job.updated_at = now;
 	q = store_job_update(c->store, &job);
 	if (q >= 0 && cairn_job_state_is_final(job.state))
+		memcpy(ret_final, job.id, UUID_STRING_MAX);
+	if (q >= 0 && cairn_job_state_is_final(job.state))
 		log_info("job %s (%s) on node %s: %s", job.id, job.type, job.node_id,
 			 cairn_job_state_to_string(job.state));
 out:
@@ -479,6 +485,7 @@ int runner_result(struct runner *r, const char *node_id, const char *jti,
 		  enum cairn_job_state state, const char *message, const char *output_json)
 {
 	struct store *s = r->c->store;
+	char final[UUID_STRING_MAX];
 	int q;
 
 	if (!cairn_job_state_is_agent_result(state))
@@ -486,12 +493,16 @@ int runner_result(struct runner *r, const char *node_id, const char *jti,
 	q = store_tx_begin(s);
 	if (q < 0)
 		return q;
-	q = finish_attempt(r, node_id, jti, state, message, output_json, now_s());
+	q = finish_attempt(r, node_id, jti, state, message, output_json, now_s(), final);
 	if (q < 0) {
 		store_tx_rollback(s);
 		return q;
 	}
-	return store_tx_commit(s);
+	q = store_tx_commit(s);
+	/* After the commit, outside the store lock (lock order: ops → store). */
+	if (q >= 0 && final[0])
+		ops_job_finished(r->c->ops, final);
+	return q;
 }
 
 /* Times out overdue attempts; each in its own transaction. */
@@ -504,17 +515,21 @@ static void tick_timeouts(struct runner *r, int64_t now)
 	if (store_attempts_overdue(s, now, RUNNER_BATCH_MAX, &ids, &n) < 0)
 		return;
 	for (size_t i = 0; i < n; i++) {
+		char final[UUID_STRING_MAX];
 		if (store_tx_begin(s) < 0)
 			break;
 		int q = finish_attempt(r, NULL, ids[i], CAIRN_JOB_TIMED_OUT, "no result before the deadline",
-				       NULL, now);
+				       NULL, now, final);
 		if (q < 0) {
 			store_tx_rollback(s);
 			log_warning_errno(q, "cannot time out attempt %s", ids[i]);
 			continue;
 		}
-		if (store_tx_commit(s) >= 0)
+		if (store_tx_commit(s) >= 0) {
 			log_info("attempt %s timed out", ids[i]);
+			if (final[0])
+				ops_job_finished(r->c->ops, final);
+		}
 	}
 	free(ids);
 }
@@ -562,6 +577,8 @@ void runner_tick(struct runner *r, int64_t now)
 {
 	tick_timeouts(r, now);
 	tick_due(r, now);
+	/* Datastore operations (NULL-safe: unit tests run without them). */
+	ops_tick(r->c->ops, now);
 }
 
 static void *ticker(void *arg)

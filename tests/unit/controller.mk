@@ -9,7 +9,9 @@ CTL_UNIT_TESTS = \
 	tests/unit/test-ctl-api \
 	tests/unit/test-ctl-runner \
 	tests/unit/test-ctl-health \
-	tests/unit/test-ctl-api-ds
+	tests/unit/test-ctl-api-ds \
+	tests/unit/test-ctl-scram \
+	tests/unit/test-ctl-ops
 check_PROGRAMS += $(CTL_UNIT_TESTS)
 TESTS += $(CTL_UNIT_TESTS)
 
@@ -51,3 +53,11 @@ tests_unit_test_ctl_health_LDADD = $(CTL_UNIT_LDADD)
 tests_unit_test_ctl_api_ds_SOURCES = tests/unit/test-ctl-api-ds.c
 tests_unit_test_ctl_api_ds_CFLAGS = $(CTL_UNIT_CFLAGS)
 tests_unit_test_ctl_api_ds_LDADD = $(CTL_UNIT_LDADD)
+
+tests_unit_test_ctl_scram_SOURCES = tests/unit/test-ctl-scram.c
+tests_unit_test_ctl_scram_CFLAGS = $(CTL_UNIT_CFLAGS)
+tests_unit_test_ctl_scram_LDADD = $(CTL_UNIT_LDADD)
+
+tests_unit_test_ctl_ops_SOURCES = tests/unit/test-ctl-ops.c
+tests_unit_test_ctl_ops_CFLAGS = $(CTL_UNIT_CFLAGS)
+tests_unit_test_ctl_ops_LDADD = $(CTL_UNIT_LDADD)

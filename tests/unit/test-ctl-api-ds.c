@@ -11,8 +11,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "api-datastores.h"
+#include "config.h"
+#include "controller.h"
+#include "fileio.h"
+#include "store.h"
 
 #define DS "0b7c3e7e-2a51-4e0e-9f44-3a8d2c1b0a11"
 #define N0 "1b7c3e7e-2a51-4e0e-9f44-3a8d2c1b0a00"
@@ -380,6 +385,74 @@ static void test_sd(void **state)
 	json_decref(g);
 }
 
+/* ads_load_health() over a real store: members, their nodes' last
+ * reports and reachability. */
+static void test_load_health(void **state)
+{
+	char dir[] = "/tmp/test-ctl-api-ds-XXXXXX";
+	struct store *s = NULL;
+	struct config cfg = { .status_interval_s = 60, .node_unreachable_s = 180 };
+	struct controller c = { .config = &cfg };
+	struct store_member m[3];
+	struct store_datastore d = sample_ds();
+	int64_t now = 1767225600;
+	enum health h = _HEALTH_INVALID;
+	json_t *members = NULL;
+
+	assert_non_null(mkdtemp(dir));
+	assert_int_equal(store_open(dir, &s, NULL), 0);
+	c.store = s;
+	sample_members(m);
+	assert_int_equal(store_datastore_insert(s, &d), 0);
+	for (int i = 0; i < 3; i++) {
+		assert_int_equal(store_node_create(s, m[i].node_id, m[i].name, m[i].node_id, now + 3600, now), 0);
+		assert_int_equal(store_member_insert(s, &m[i]), 0);
+	}
+	/* No reports yet. */
+	assert_int_equal(ads_load_health(&c, &d, now, &h, &members), 0);
+	assert_int_equal(h, HEALTH_UNKNOWN);
+	assert_int_equal(json_array_size(members), 3);
+	assert_false(json_is_true(json_object_get(json_array_get(members, 0), "reachable")));
+	json_decref(members);
+
+	assert_int_equal(store_node_set_status(s, N0, NULL,
+					       "{\"databases\":[{\"ds\":\"" DS "\",\"running\":true,"
+					       "\"role\":\"primary\",\"replicas\":[{\"slot\":\"cairn_m1\","
+					       "\"active\":true}]}]}", now),
+			 0);
+	assert_int_equal(store_node_set_status(s, N1, NULL,
+					       "{\"databases\":[{\"ds\":\"" DS "\",\"running\":true,"
+					       "\"role\":\"replica\"}]}", now - 100),
+			 0);
+	/* Member 2 is still provisioning and silent: degraded. */
+	assert_int_equal(ads_load_health(&c, &d, now, &h, &members), 0);
+	assert_int_equal(h, HEALTH_DEGRADED);
+	json_t *m0 = json_array_get(members, 0);
+	assert_true(json_is_true(json_object_get(m0, "reachable")));
+	assert_string_equal(json_string_value(json_object_get(json_object_get(m0, "status"), "role")),
+			    "primary");
+	json_decref(members);
+
+	/* Without member 2 (removed): healthy; 81 s later member 1 is unreachable. */
+	m[2].state = "removed";
+	assert_int_equal(store_member_update(s, &m[2]), 0);
+	assert_int_equal(ads_load_health(&c, &d, now, &h, NULL), 0);
+	assert_int_equal(h, HEALTH_HEALTHY);
+	assert_int_equal(ads_load_health(&c, &d, now + 81, &h, NULL), 0);
+	assert_int_equal(h, HEALTH_DEGRADED);
+	assert_int_equal(ads_load_health(&c, &d, now + 181, &h, NULL), 0);
+	assert_int_equal(h, HEALTH_UNAVAILABLE);
+
+	store_close(s);
+	static const char *const files[] = { STORE_DB_NAME, STORE_DB_NAME "-wal", STORE_DB_NAME "-shm" };
+	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		char *p = path_join(dir, files[i]);
+		unlink(p);
+		free(p);
+	}
+	assert_int_equal(rmdir(dir), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -390,6 +463,7 @@ int main(void)
 		cmocka_unit_test(test_render_operation),
 		cmocka_unit_test(test_connection),
 		cmocka_unit_test(test_sd),
+		cmocka_unit_test(test_load_health),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -63,10 +63,10 @@ static void make_node(struct store *s, char id[static UUID_STRING_MAX], const ch
 static void test_migrations(void **state)
 {
 	struct store *s = *state;
-	assert_int_equal(store_schema_version(s), 1);
+	assert_int_equal(store_schema_version(s), 2);
 	s = reopen(s);
 	*state = s;
-	assert_int_equal(store_schema_version(s), 1);
+	assert_int_equal(store_schema_version(s), 2);
 }
 
 static void test_tokens(void **state)
@@ -328,6 +328,189 @@ static void test_restart_survives(void **state)
 	store_attempt_done(&a);
 }
 
+
+/* ---- datastores, members, operations, steps (migration 2) ------------ */
+
+static void make_ds(struct store *s, struct store_datastore *d, const char *name)
+{
+	memset(d, 0, sizeof(*d));
+	assert_int_equal(uuid_random(d->id), 0);
+	d->name = (char *)name;
+	d->engine = (char *)"postgres";
+	d->version = (char *)"15";
+	d->port = 5432;
+	d->state = (char *)"creating";
+	d->epoch = 1;
+	d->settings = (char *)"{\"work_mem\":\"8MB\"}";
+	d->size = (char *)"{\"cpus\":2}";
+	d->admin_user = (char *)"cairn_admin";
+	d->admin_secret = (char *)"c2VhbGVk";
+	d->next_ordinal = 2;
+	d->created_at = d->updated_at = 1000;
+	assert_int_equal(store_datastore_insert(s, d), 0);
+}
+
+static void test_datastores(void **state)
+{
+	struct store *s = *state;
+	struct store_datastore a, b, got = {};
+	struct store_datastore *list = NULL;
+	size_t n = 0;
+
+	make_ds(s, &a, "alpha");
+	/* A live name is unique. */
+	struct store_datastore dup = a;
+	assert_int_equal(uuid_random(dup.id), 0);
+	assert_int_equal(store_datastore_insert(s, &dup), -EEXIST);
+
+	assert_int_equal(store_datastore_get(s, a.id, &got), 0);
+	assert_string_equal(got.name, "alpha");
+	assert_string_equal(got.settings, "{\"work_mem\":\"8MB\"}");
+	assert_string_equal(got.admin_secret, "c2VhbGVk");
+	assert_int_equal(got.epoch, 1);
+	assert_int_equal(got.next_ordinal, 2);
+	assert_null(got.primary_node_id);
+	store_datastore_done(&got);
+	assert_int_equal(store_datastore_get(s, "alpha", &got), 0);
+	assert_string_equal(got.id, a.id);
+
+	/* Update, then delete: the name is free again and hidden by name. */
+	free(got.state);
+	got.state = strdup("deleted");
+	got.epoch = 3;
+	got.primary_node_id = strdup("p");
+	got.updated_at = 2000;
+	assert_int_equal(store_datastore_update(s, &got), 0);
+	store_datastore_done(&got);
+	assert_int_equal(store_datastore_get(s, "alpha", &got), -ENOENT);
+	assert_int_equal(store_datastore_get(s, a.id, &got), 0);
+	assert_int_equal(got.epoch, 3);
+	assert_string_equal(got.primary_node_id, "p");
+	store_datastore_done(&got);
+	make_ds(s, &b, "alpha");
+
+	assert_int_equal(store_datastore_list(s, false, &list, &n), 0);
+	assert_int_equal(n, 1);
+	assert_string_equal(list[0].id, b.id);
+	store_datastore_array_free(list, n);
+	assert_int_equal(store_datastore_list(s, true, &list, &n), 0);
+	assert_int_equal(n, 2);
+	store_datastore_array_free(list, n);
+}
+
+static void test_members_ops_steps(void **state)
+{
+	struct store *s = *state;
+	struct store_datastore d;
+	struct store_member m = {}, got = {}, *ml = NULL;
+	struct store_operation op = {}, og = {}, *ol = NULL;
+	struct store_step steps[2] = {}, sg = {}, *sl = NULL;
+	size_t n = 0;
+	int64_t count = -1;
+
+	make_ds(s, &d, "beta");
+	for (int i = 0; i < 2; i++) {
+		m = (struct store_member){ .ordinal = i, .created_at = 1, .updated_at = 1 };
+		memcpy(m.ds_id, d.id, UUID_STRING_MAX);
+		assert_int_equal(uuid_random(m.node_id), 0);
+		m.name = i ? (char *)"beta-1" : (char *)"beta-0";
+		m.role = i ? (char *)"replica" : (char *)"primary";
+		m.state = (char *)"provisioning";
+		assert_int_equal(store_member_insert(s, &m), 0);
+	}
+	assert_int_equal(store_member_insert(s, &m), -EEXIST);
+	assert_int_equal(store_member_get(s, d.id, 1, &got), 0);
+	assert_string_equal(got.name, "beta-1");
+	assert_null(got.address);
+	free(got.state);
+	got.state = strdup("removed");
+	got.address = strdup("198.18.0.5");
+	got.machine_id = strdup("vm-1");
+	assert_int_equal(store_member_update(s, &got), 0);
+	char node1[UUID_STRING_MAX];
+	memcpy(node1, got.node_id, UUID_STRING_MAX);
+	store_member_done(&got);
+	assert_int_equal(store_member_get_by_node(s, node1, &got), 0);
+	assert_string_equal(got.address, "198.18.0.5");
+	assert_string_equal(got.machine_id, "vm-1");
+	store_member_done(&got);
+	assert_int_equal(store_member_get_by_node(s, "nope", &got), -ENOENT);
+	assert_int_equal(store_member_list(s, d.id, false, &ml, &n), 0);
+	assert_int_equal(n, 1);
+	store_member_array_free(ml, n);
+	assert_int_equal(store_member_list(s, d.id, true, &ml, &n), 0);
+	assert_int_equal(n, 2);
+	assert_int_equal(ml[0].ordinal, 0);
+	store_member_array_free(ml, n);
+
+	/* Two operations in the same second: seq orders them. */
+	char first[UUID_STRING_MAX];
+	for (int k = 0; k < 2; k++) {
+		op = (struct store_operation){ .created_at = 5, .updated_at = 5 };
+		assert_int_equal(uuid_random(op.id), 0);
+		memcpy(op.ds_id, d.id, UUID_STRING_MAX);
+		op.kind = (char *)"create";
+		op.state = k ? (char *)"running" : (char *)"failed";
+		op.params = (char *)"{}";
+		for (int i = 0; i < 2; i++) {
+			steps[i] = (struct store_step){ .idx = i, .member_ordinal = i - 1 };
+			steps[i].name = i ? (char *)"finish" : (char *)"pg.init";
+			steps[i].kind = i ? (char *)"internal" : (char *)"job";
+			steps[i].deps = i ? (char *)"[0]" : (char *)"[]";
+			steps[i].args = (char *)"{}";
+			steps[i].state = (char *)"pending";
+		}
+		assert_int_equal(store_tx_begin(s), 0);
+		assert_int_equal(store_operation_insert(s, &op, steps, 2), 0);
+		assert_int_equal(store_tx_commit(s), 0);
+		if (!k)
+			memcpy(first, op.id, UUID_STRING_MAX);
+	}
+	assert_int_equal(store_operation_list(s, d.id, NULL, 10, &ol, &n), 0);
+	assert_int_equal(n, 2);
+	assert_string_equal(ol[0].id, op.id);
+	assert_string_equal(ol[1].id, first);
+	store_operation_array_free(ol, n);
+	assert_int_equal(store_operation_list(s, NULL, "failed", 10, &ol, &n), 0);
+	assert_int_equal(n, 1);
+	store_operation_array_free(ol, n);
+	assert_int_equal(store_operation_running(s, d.id, &og), 0);
+	assert_string_equal(og.id, op.id);
+	free(og.state);
+	og.state = strdup("succeeded");
+	og.message = strdup("done");
+	og.finished_at = 9;
+	assert_int_equal(store_operation_update(s, &og), 0);
+	store_operation_done(&og);
+	assert_int_equal(store_operation_running(s, d.id, &og), -ENOENT);
+	assert_int_equal(store_operation_get(s, op.id, &og), 0);
+	assert_string_equal(og.message, "done");
+	assert_int_equal(og.finished_at, 9);
+	store_operation_done(&og);
+	assert_int_equal(store_operation_count(s, "create", NULL, &count), 0);
+	assert_int_equal(count, 2);
+	assert_int_equal(store_operation_count(s, NULL, "succeeded", &count), 0);
+	assert_int_equal(count, 1);
+
+	assert_int_equal(store_step_list(s, op.id, &sl, &n), 0);
+	assert_int_equal(n, 2);
+	assert_string_equal(sl[1].deps, "[0]");
+	assert_int_equal(sl[0].member_ordinal, -1);
+	free(sl[0].state);
+	sl[0].state = strdup("running");
+	sl[0].job_id = strdup("job-1");
+	sl[0].started_at = 7;
+	assert_int_equal(store_step_update(s, &sl[0]), 0);
+	store_step_array_free(sl, n);
+	assert_int_equal(store_step_get_by_job(s, "job-1", &sg), 0);
+	assert_string_equal(sg.op_id, op.id);
+	assert_int_equal(sg.idx, 0);
+	assert_string_equal(sg.state, "running");
+	assert_int_equal(sg.started_at, 7);
+	store_step_done(&sg);
+	assert_int_equal(store_step_get_by_job(s, "job-2", &sg), -ENOENT);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -337,6 +520,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_jobs_and_pull, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_events, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_restart_survives, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_datastores, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_members_ops_steps, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
