@@ -360,7 +360,8 @@ static int fail_step(struct ops *o, struct drive *d, struct store_step *st, cons
 	st->finished_at = now;
 	if ((r = store_step_update(s, st)) < 0)
 		goto fail;
-	if (streq(d->op.state, "running")) {
+	bool was_running = streq(d->op.state, "running");
+	if (was_running) {
 		if ((r = replace(&d->op.state, "failed")) < 0 || (r = replace(&d->op.message, opmsg)) < 0)
 			goto fail;
 		d->op.updated_at = d->op.finished_at = now;
@@ -373,8 +374,10 @@ static int fail_step(struct ops *o, struct drive *d, struct store_step *st, cons
 			goto fail;
 	}
 	r = store_tx_commit(s);
-	if (r >= 0)
+	if (r >= 0 && was_running)
 		log_warning("operation %s (%s of %s) failed: %s", d->op.id, d->op.kind, d->ds.name, opmsg);
+	else if (r >= 0)
+		log_info("operation %s (already failed): %s", d->op.id, opmsg);
 	return r;
 fail:
 	store_tx_rollback(s);
@@ -572,7 +575,7 @@ static int drive_provision(struct ops *o, struct drive *d, struct store_step *st
 							     ud);
 			if (!req)
 				return -ENOMEM;
-			r = provision_start(o->prov, key, req);
+			r = provision_start(o->prov, key, m->node_id, req);
 			if (r == -EAGAIN || r == -ESHUTDOWN)
 				return 0; /* next tick */
 			if (r < 0 && r != -EEXIST)
@@ -664,6 +667,10 @@ static int drive_deprovision(struct ops *o, struct drive *d, struct store_step *
 		return succeed_step(o, st, NULL, now);
 	}
 
+	/* A create still running for this node (a failed operation's) must
+	 * end first, or it could leave a machine behind after the destroy. */
+	if (provision_busy(o->prov, m->node_id))
+		return 0;
 	r = store_node_revoke(c->store, m->node_id, now);
 	if (r < 0 && r != -EALREADY && r != -ENOENT)
 		return r;
@@ -674,7 +681,7 @@ static int drive_deprovision(struct ops *o, struct drive *d, struct store_step *
 	char *req = provision_request_destroy(pc, m->node_id, m->name, m->machine_id);
 	if (!req)
 		return -ENOMEM;
-	r = provision_start(o->prov, key, req);
+	r = provision_start(o->prov, key, m->node_id, req);
 	if (r == -EAGAIN || r == -ESHUTDOWN || r == -EEXIST)
 		return 0;
 	if (r < 0)
@@ -815,6 +822,17 @@ static int drive_pass(struct ops *o, const char *op_id, int64_t now)
 	r = drive_load(o, op_id, &d);
 	if (r < 0)
 		return r;
+	if (streq(d.op.state, "failed")) {
+		/* A failed operation starts nothing, but its job steps still
+		 * record how their jobs ended (so the API shows them). */
+		for (size_t i = 0; i < d.n_steps; i++) {
+			struct store_step *st = &d.steps[i];
+			if (streq(st->state, "running") && streq(st->kind, "job") && st->job_id)
+				(void)drive_job(o, &d, st, now);
+		}
+		drive_done(&d);
+		return 0;
+	}
 	if (!streq(d.op.state, "running")) {
 		drive_done(&d);
 		return 0;
@@ -1055,8 +1073,8 @@ int ops_create_datastore(struct ops *o, const struct ops_create_spec *spec,
 		return r;
 	if ((r = seal_password(o, ds.id, password, &sealed)) < 0)
 		return r;
-	settings = json_dumps(spec->settings ?: json_object(), JSON_COMPACT | JSON_SORT_KEYS);
-	size = json_dumps(spec->size ?: json_object(), JSON_COMPACT | JSON_SORT_KEYS);
+	settings = spec->settings ? json_dumps(spec->settings, JSON_COMPACT | JSON_SORT_KEYS) : strdup("{}");
+	size = spec->size ? json_dumps(spec->size, JSON_COMPACT | JSON_SORT_KEYS) : strdup("{}");
 	params = json_pack("{s:s, s:s, s:s, s:i}", "name", spec->name, "engine", spec->engine, "version",
 			   spec->version, "nodes", spec->nodes);
 	if (!settings || !size || !params)
@@ -1442,7 +1460,16 @@ int ops_retry(struct ops *o, const char *op_id, char reason[static OPS_REASON_MA
 		goto out;
 	for (size_t i = 0; r >= 0 && i < d.n_steps; i++) {
 		struct store_step *st = &d.steps[i];
-		if (!streq(st->state, "failed"))
+		bool again = streq(st->state, "failed");
+		if (!again && streq(st->state, "running") && streq(st->kind, "job") && st->job_id) {
+			/* A job that ended badly after the operation had failed. */
+			struct store_job job = {};
+			if (store_job_get(s, st->job_id, &job) >= 0)
+				again = cairn_job_state_is_final(job.state) &&
+					job.state != CAIRN_JOB_SUCCEEDED;
+			store_job_done(&job);
+		}
+		if (!again)
 			continue;
 		if ((r = replace(&st->state, "pending")) < 0 || (r = replace(&st->job_id, NULL)) < 0 ||
 		    (r = replace(&st->message, NULL)) < 0)

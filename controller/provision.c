@@ -284,6 +284,7 @@ enum entry_state { ENTRY_RUNNING, ENTRY_DONE };
 struct entry {
 	struct entry *next;
 	char key[PROVISION_KEY_MAX];
+	char node_id[UUID_STRING_MAX];  /* node the run is about */
 	enum entry_state state;
 	char *request;                  /* wiped and freed by the worker */
 	pthread_t thread;
@@ -338,7 +339,7 @@ static struct entry *find(struct provision *p, const char *key)
 	return NULL;
 }
 
-int provision_start(struct provision *p, const char *key, char *request)
+int provision_start(struct provision *p, const char *key, const char *node_id, char *request)
 {
 	struct entry *e;
 	int q;
@@ -347,7 +348,7 @@ int provision_start(struct provision *p, const char *key, char *request)
 		freezero_strp(&request);
 		return -ENOTSUP;
 	}
-	if (strlen(key) >= PROVISION_KEY_MAX) {
+	if (strlen(key) >= PROVISION_KEY_MAX || strlen(node_id) >= UUID_STRING_MAX) {
 		freezero_strp(&request);
 		return -EINVAL;
 	}
@@ -362,6 +363,7 @@ int provision_start(struct provision *p, const char *key, char *request)
 		q = -ENOMEM;
 	else {
 		snprintf(e->key, sizeof(e->key), "%s", key);
+		snprintf(e->node_id, sizeof(e->node_id), "%s", node_id);
 		e->request = request;
 		e->owner = p;
 		e->state = ENTRY_RUNNING;
@@ -410,6 +412,16 @@ bool provision_has(struct provision *p, const char *key)
 {
 	pthread_mutex_lock(&p->lock);
 	bool b = find(p, key) != NULL;
+	pthread_mutex_unlock(&p->lock);
+	return b;
+}
+
+bool provision_busy(struct provision *p, const char *node_id)
+{
+	bool b = false;
+	pthread_mutex_lock(&p->lock);
+	for (struct entry *e = p->entries; e && !b; e = e->next)
+		b = e->state == ENTRY_RUNNING && streq(e->node_id, node_id);
 	pthread_mutex_unlock(&p->lock);
 	return b;
 }

@@ -53,11 +53,13 @@ struct provision *provision_new(const struct config_provisioner *cfg);
 void provision_stop(struct provision *p);
 void provision_free(struct provision *p);
 
-/* Starts a run of the request under `key` on a worker thread.  The
+/* Starts a run of the request for node `node_id` under `key` on a worker thread.  The
  * request text is taken over (and wiped when done).  -EEXIST when the key
  * has an entry, -EAGAIN when every worker is busy, -ESHUTDOWN after stop,
  * -ENOTSUP for kind none. */
-int provision_start(struct provision *p, const char *key, char *request);
+int provision_start(struct provision *p, const char *key, const char *node_id, char *request);
+/* True while a run for `node_id` (under any key) has not ended. */
+bool provision_busy(struct provision *p, const char *node_id);
 /* 0 and the result (the entry is removed) when the run under `key` has
  * ended, -EINPROGRESS while it runs, -ENOENT when there is no entry. */
 int provision_poll(struct provision *p, const char *key, struct provision_result *ret);
