@@ -13,6 +13,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <ftw.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -40,7 +41,7 @@
 #define PG_STATEMENT_TIMEOUT_MS 60000
 #define PG_INITDB_TIMEOUT_MS (300 * 1000)
 #define PG_BASEBACKUP_TIMEOUT_MS (3400 * 1000)
-#define PG_START_TIMEOUT_MS (300 * 1000)
+#define PG_START_TIMEOUT_MS (240 * 1000) /* under pg.service's 300 s */
 #define PG_STOP_TIMEOUT_MS (120 * 1000)
 #define PG_MESSAGE_TAIL 1500
 #define PG_HOST_MAX 253
@@ -627,8 +628,10 @@ static int pg_rm_rf(const char *path)
 	return 0;
 }
 
-/* Makes <db_dir> and <db_dir>/<ds> (0700, postgres) and the socket dir;
- * a db_dir that cannot be written is named in the message. */
+/* Makes <db_dir> and <db_dir>/<ds> (postgres, 0711: the socket directory
+ * inside must be reachable by prometheus for the exporter; PGDATA itself
+ * is 0700) and the socket dir; a db_dir that cannot be written is named
+ * in the message. */
 static int pg_prepare_dirs(const struct exec_context *ctx, const struct pg_paths *p, char **ret_message)
 {
 	const char *db_dir = ctx->config->db_dir;
@@ -641,11 +644,11 @@ static int pg_prepare_dirs(const struct exec_context *ctx, const struct pg_paths
 		r = -errno;
 		return PG_FAIL(r, "db_dir %s is not writable: %s", db_dir, strerror(-r));
 	}
-	if (mkdir(p->base, 0700) < 0 && errno != EEXIST) {
+	if (mkdir(p->base, 0711) < 0 && errno != EEXIST) {
 		r = -errno;
 		return PG_FAIL(r, "db_dir %s is not writable: cannot create %s: %s", db_dir, p->base, strerror(-r));
 	}
-	r = pg_mkdir(p->base, 0700, ret_message);
+	r = pg_mkdir(p->base, 0711, ret_message);
 	if (r < 0)
 		return r;
 	return pg_mkdir(p->run, 0755, ret_message);
@@ -758,6 +761,58 @@ static int pg_write_confs(const struct exec_context *ctx, const char *data, int 
 	return 0;
 }
 
+/* The certificate files postgresql.conf (and pg_basebackup) point at
+ * must exist before the server starts: tls.issue makes them. */
+static int pg_check_tls(const struct pg_paths *p, bool repl, char **ret_message)
+{
+	static const char *const server[] = { "server.crt", "server.key", "ca.crt", NULL };
+	static const char *const client[] = { "repl.crt", "repl.key", NULL };
+
+	for (int k = 0; k < (repl ? 2 : 1); k++)
+		for (const char *const *f = k == 0 ? server : client; *f; f++) {
+			_cleanup_free_ char *path = path_join(p->tls, *f);
+
+			if (!path)
+				return -ENOMEM;
+			if (access(path, R_OK) < 0) {
+				int r = -errno;
+				return PG_FAIL(r, "%s: %s (tls.issue must run first)", path, strerror(-r));
+			}
+		}
+	return 0;
+}
+
+/* The last line of the direct backend's log of the service, for a
+ * message (the systemd backend logs to the journal: then NULL). */
+static char *pg_log_tail(const struct exec_context *ctx, const char *service)
+{
+	_cleanup_free_ char *path = NULL, *data = NULL;
+	size_t len = 0;
+	int fd;
+	off_t size;
+
+	if (!ctx->config->state_dir || asprintf(&path, "%s/services/%s.log", ctx->config->state_dir, service) < 0)
+		return NULL;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return NULL;
+	size = lseek(fd, 0, SEEK_END);
+	data = malloc(PG_MESSAGE_TAIL + 1);
+	if (size < 0 || !data || lseek(fd, size > PG_MESSAGE_TAIL ? size - PG_MESSAGE_TAIL : 0, SEEK_SET) < 0) {
+		close(fd);
+		return NULL;
+	}
+	for (ssize_t n; len < PG_MESSAGE_TAIL && (n = read(fd, data + len, PG_MESSAGE_TAIL - len)) > 0;)
+		len += (size_t)n;
+	close(fd);
+	data[len] = 0;
+	/* The last non-empty line. */
+	while (len > 0 && (data[len - 1] == '\n' || data[len - 1] == ' '))
+		data[--len] = 0;
+	const char *nl = strrchr(data, '\n');
+	return strdup(nl ? nl + 1 : data);
+}
+
 struct pg_ready {
 	const char *db_dir;
 	const char *ds;
@@ -798,10 +853,12 @@ static int pg_start(const struct exec_context *ctx, const struct pg_paths *p, co
 	if (!ctx->config->services)
 		return PG_FAIL(-ENOSYS, "the agent has no service supervisor");
 	r = service_start(ctx->config->services, &spec, pg_ready_cb, &pr, PG_START_TIMEOUT_MS);
-	if (r < 0)
-		return PG_FAIL(r, "PostgreSQL (service %s) did not become ready: %s (see %s/services/%s.log)",
-			       p->service, strerror(-r), ctx->config->state_dir ? ctx->config->state_dir : "?",
-			       p->service);
+	if (r < 0) {
+		_cleanup_free_ char *tail = pg_log_tail(ctx, p->service);
+
+		return PG_FAIL(r, "PostgreSQL (service %s) did not become ready: %s%s%s", p->service, strerror(-r),
+			       tail ? "; last log line: " : "", tail ? tail : "");
+	}
 	return 0;
 }
 
@@ -971,7 +1028,30 @@ static int pg_roles(PGconn *c, const char *verifier, char **ret_message)
 			   ret_message);
 	if (r < 0)
 		return r;
+	/* Since PostgreSQL 15 only the database owner may create in public:
+	 * the admin gets that right in the database it is handed. */
+	r = pg_sql(c, "GRANT USAGE, CREATE ON SCHEMA public TO " CAIRN_PG_ADMIN_USER, 0, NULL, NULL, ret_message);
+	if (r < 0)
+		return r;
 	return pg_sql(c, "COMMIT", 0, NULL, NULL, ret_message);
+}
+
+static int pg_config_check(const struct exec_context *ctx, const char *version, const char *data, char **ret_error,
+			   char **ret_message);
+
+/* Parses the configuration as the server will before starting it, so a
+ * bad setting fails the job at once with PostgreSQL's message rather
+ * than after the start timeout. */
+static int pg_precheck(const struct exec_context *ctx, const char *version, const char *data, char **ret_message)
+{
+	_cleanup_free_ char *err = NULL;
+	int r = pg_config_check(ctx, version, data, &err, ret_message);
+
+	if (r < 0)
+		return r;
+	if (r > 0)
+		return PG_FAIL(-EINVAL, "the configuration is refused by PostgreSQL: %s", err ? err : "error");
+	return 0;
 }
 
 int exec_pg_init_run(json_t *params, const struct exec_context *ctx, json_t **ret_output, char **ret_message)
@@ -988,7 +1068,7 @@ int exec_pg_init_run(json_t *params, const struct exec_context *ctx, json_t **re
 
 	if ((r = pg_check_ds_params(ctx, params, ret_message)) < 0 || (r = pg_paths_get(ctx, &p, ret_message)) < 0 ||
 	    (r = pg_bin(version, "initdb", &initdb, ret_message)) < 0 ||
-	    (r = pg_prepare_dirs(ctx, &p, ret_message)) < 0)
+	    (r = pg_prepare_dirs(ctx, &p, ret_message)) < 0 || (r = pg_check_tls(&p, false, ret_message)) < 0)
 		return r;
 	state = pg_data_state(&p, ctx->ds, ret_message);
 	if (state < 0)
@@ -1035,6 +1115,9 @@ int exec_pg_init_run(json_t *params, const struct exec_context *ctx, json_t **re
 	r = pg_save_instance(ctx, version, port, ret_message);
 	if (r < 0)
 		return r;
+	r = pg_precheck(ctx, version, p.data, ret_message);
+	if (r < 0)
+		return r;
 	r = pg_start(ctx, &p, version, port, ret_message);
 	if (r < 0)
 		return r;
@@ -1064,7 +1147,7 @@ int exec_pg_replica_run(json_t *params, const struct exec_context *ctx, json_t *
 
 	if ((r = pg_check_ds_params(ctx, params, ret_message)) < 0 || (r = pg_paths_get(ctx, &p, ret_message)) < 0 ||
 	    (r = pg_bin(version, "pg_basebackup", &bb, ret_message)) < 0 ||
-	    (r = pg_prepare_dirs(ctx, &p, ret_message)) < 0)
+	    (r = pg_prepare_dirs(ctx, &p, ret_message)) < 0 || (r = pg_check_tls(&p, true, ret_message)) < 0)
 		return r;
 	state = pg_data_state(&p, ctx->ds, ret_message);
 	if (state < 0)
@@ -1109,6 +1192,9 @@ int exec_pg_replica_run(json_t *params, const struct exec_context *ctx, json_t *
 	}
 
 	r = pg_save_instance(ctx, version, port, ret_message);
+	if (r < 0)
+		return r;
+	r = pg_precheck(ctx, version, p.data, ret_message);
 	if (r < 0)
 		return r;
 	r = pg_start(ctx, &p, version, port, ret_message);
@@ -1189,8 +1275,10 @@ int exec_pg_slots_run(json_t *params, const struct exec_context *ctx, json_t **r
 	return *ret_output ? 0 : -ENOMEM;
 }
 
-/* Entries of pg_file_settings that will not apply.  A parameter that only
- * waits for a restart is not an error here: pg_settings reports it. */
+/* Entries of pg_file_settings that will not apply.  pg_file_settings says
+ * "setting could not be applied" both for a bad value and for a
+ * postmaster parameter that waits for a restart; those are left to
+ * pg_config_check (postgres -C), which parses them as a start would. */
 static int pg_file_errors(PGconn *c, char **ret_error, char **ret_message)
 {
 	_cleanup_pgresult_ PGresult *res = NULL;
@@ -1198,8 +1286,8 @@ static int pg_file_errors(PGconn *c, char **ret_error, char **ret_message)
 
 	r = pg_sql(c,
 		   "SELECT COALESCE(sourcefile, '?'), COALESCE(sourceline, 0), COALESCE(name, ''), error"
-		   " FROM pg_file_settings WHERE error IS NOT NULL"
-		   " AND error NOT LIKE '%cannot be changed without restarting the server%'"
+		   " FROM pg_file_settings f WHERE error IS NOT NULL"
+		   " AND NOT EXISTS (SELECT 1 FROM pg_settings s WHERE s.name = f.name AND s.context = 'postmaster')"
 		   " ORDER BY seqno LIMIT 1",
 		   0, NULL, &res, ret_message);
 	if (r < 0)
@@ -1271,6 +1359,43 @@ static int pg_pending_restart(PGconn *c, json_t **ret, char **ret_message)
 	return 0;
 }
 
+/* Parses the configuration files as a server start would (`postgres -C`,
+ * allowed while the server runs): 1 and *ret_error with PostgreSQL's
+ * message when they hold an error, 0 when clean. */
+static int pg_config_check(const struct exec_context *ctx, const char *version, const char *data, char **ret_error,
+			   char **ret_message)
+{
+	static const char *const env[] = { "LC_ALL=C.UTF-8", NULL };
+	_cleanup_free_ char *postgres = NULL;
+	struct proc_result res = { 0 };
+	int r;
+
+	r = pg_bin(version, "postgres", &postgres, ret_message);
+	if (r < 0)
+		return r;
+	const char *argv[] = { postgres, "-D", data, "-C", "port", NULL };
+	struct proc_spec spec = { .argv = argv, .env = env, .user = PG_USER, .timeout_ms = 30000,
+				  .keepalive = ctx->keepalive, .userdata = ctx->userdata };
+	r = proc_run(&spec, &res);
+	if (r < 0) {
+		proc_result_done(&res);
+		return PG_FAIL(r, "cannot run %s -C: %s", postgres, strerror(-r));
+	}
+	if (res.exit_status != 0) {
+		/* "<time> [pid] LOG:  invalid value for parameter …": the
+		 * first message without its log prefix. */
+		const char *m = strstr(res.err, "LOG:  ");
+		if (!m)
+			m = strstr(res.err, "FATAL:  ");
+		m = m ? strstr(m, ":  ") + 3 : proc_tail(res.err, PG_MESSAGE_TAIL);
+		*ret_error = pg_msg("%.*s", (int)MIN(strcspn(m, "\n"), (size_t)PG_MESSAGE_TAIL), m);
+		proc_result_done(&res);
+		return 1;
+	}
+	proc_result_done(&res);
+	return 0;
+}
+
 int exec_pg_config_run(json_t *params, const struct exec_context *ctx, json_t **ret_output, char **ret_message)
 {
 	json_t *settings = json_object_get(params, "settings");
@@ -1303,7 +1428,9 @@ int exec_pg_config_run(json_t *params, const struct exec_context *ctx, json_t **
 		return r;
 	/* pg_file_settings parses the files as they are now, before any
 	 * reload: a bad file is caught before the server sees it. */
-	r = pg_file_errors(c, &err, ret_message);
+	r = pg_config_check(ctx, inst.version, p.data, &err, ret_message);
+	if (r == 0)
+		r = pg_file_errors(c, &err, ret_message);
 	if (r != 0) {
 		int k = old ? pg_write(p.data, EXEC_PG_SETTINGS_CONF, old, 0600, NULL) : unlink_durable(path);
 
@@ -1400,6 +1527,33 @@ int exec_pg_service_run(json_t *params, const struct exec_context *ctx, json_t *
 	return *ret_output ? 0 : -ENOMEM;
 }
 
+/* A server still running from PGDATA that the supervisor does not know
+ * (its service file lost) is stopped with pg_ctl before the files go:
+ * removing PGDATA under a live server would leave it running blind. */
+static int pg_stop_stray(const struct exec_context *ctx, const struct pg_paths *p, char **ret_message)
+{
+	_cleanup_free_ char *pidfile = path_join(p->data, "postmaster.pid"), *verfile = path_join(p->data, "PG_VERSION");
+	_cleanup_free_ char *line = NULL, *version = NULL, *pg_ctl = NULL;
+	int64_t pid = 0;
+
+	if (!pidfile || !verfile)
+		return -ENOMEM;
+	/* postmaster.pid: the pid on its first line, then more lines. */
+	if (read_file_full(pidfile, 4096, &line, NULL) < 0)
+		return 0;
+	line[strcspn(line, "\n")] = 0;
+	if (parse_int64(line, 1, INT32_MAX, &pid) < 0 || kill((pid_t)pid, 0) < 0)
+		return 0;
+	if (read_one_line(verfile, 16, &version) >= 0 && pg_bin(version, "pg_ctl", &pg_ctl, NULL) >= 0) {
+		const char *argv[] = { pg_ctl, "-D", p->data, "-m", "fast", "-w", "-t", "60", "stop", NULL };
+		(void)pg_run(argv, 90 * 1000, ctx, NULL);
+	}
+	if (access(pidfile, F_OK) == 0 && kill((pid_t)pid, 0) == 0)
+		return PG_FAIL(-EBUSY, "a PostgreSQL server (pid %" PRId64 ") still runs from %s; not removing it", pid,
+			       p->data);
+	return 0;
+}
+
 int exec_pg_destroy_run(json_t *params, const struct exec_context *ctx, json_t **ret_output, char **ret_message)
 {
 	_cleanup_(pg_paths_done) struct pg_paths p = { 0 };
@@ -1417,6 +1571,9 @@ int exec_pg_destroy_run(json_t *params, const struct exec_context *ctx, json_t *
 		if (r < 0 && r != -ENOENT)
 			return PG_FAIL(r, "cannot stop and remove service %s: %s", p.service, strerror(-r));
 	}
+	r = pg_stop_stray(ctx, &p, ret_message);
+	if (r < 0)
+		return r;
 	paths[0] = p.base;
 	paths[1] = p.tls;
 	for (size_t i = 0; i < ELEMENTSOF(paths); i++) {

@@ -179,7 +179,7 @@ json_t *pgstatus_instance(const char *db_dir, const char *ds)
 		return e;
 
 	res = pgs_query(c, "SELECT pg_is_in_recovery(),"
-			   " (SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend'),"
+			   " (SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()),"
 			   " (SELECT count(*) > 0 FROM pg_settings WHERE pending_restart),"
 			   " (SELECT timeline_id FROM pg_control_checkpoint())");
 	if (!res)

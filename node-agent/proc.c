@@ -164,6 +164,14 @@ static int proc_buf_read(struct proc_buf *b, int fd)
 	return 1;
 }
 
+/* Signals the child's process group (it made one with setsid), or the
+ * child alone if it has not got that far yet. */
+static void proc_kill(pid_t pid, int sig)
+{
+	if (kill(-pid, sig) < 0)
+		(void)kill(pid, sig);
+}
+
 static void close_pair(int p[2])
 {
 	if (p[0] >= 0)
@@ -248,26 +256,40 @@ int proc_run(const struct proc_spec *spec, struct proc_result *ret)
 	start = now_mono_ms();
 	deadline = start + spec->timeout_ms;
 	last_keep = start;
-	for (;;) {
+	/* The child is waited for in the same loop that drains its output:
+	 * a grandchild may keep the pipes open long after the child exited,
+	 * and an exited child must be collected promptly (the agent reaps
+	 * zombies that linger). Once it exited, what is already in the pipes
+	 * is read without waiting for their end. */
+	for (bool exited = false;;) {
 		struct pollfd fds[3];
 		nfds_t n = 0;
 		int64_t now = now_mono_ms();
 
-		if (spec->keepalive && now - last_keep >= 500) {
+		if (!exited) {
+			pid_t w = waitpid(pid, &status, WNOHANG);
+			if (w == pid)
+				exited = true;
+			else if (w < 0 && errno != EINTR) {
+				r = -errno;
+				goto fail;
+			}
+		}
+		if (!exited && spec->keepalive && now - last_keep >= 500) {
 			last_keep = now;
 			if (!cancelled && !spec->keepalive(spec->userdata)) {
 				cancelled = true;
-				kill(-pid, SIGTERM);
+				proc_kill(pid, SIGTERM);
 				kill_at = now + PROC_KILL_GRACE_MS;
 			}
 		}
-		if (!timed_out && !cancelled && now >= deadline) {
+		if (!exited && !timed_out && !cancelled && now >= deadline) {
 			timed_out = true;
-			kill(-pid, SIGTERM);
+			proc_kill(pid, SIGTERM);
 			kill_at = now + PROC_KILL_GRACE_MS;
 		}
-		if (kill_at && now >= kill_at) {
-			kill(-pid, SIGKILL);
+		if (!exited && kill_at && now >= kill_at) {
+			proc_kill(pid, SIGKILL);
 			kill_at = 0;
 		}
 
@@ -275,14 +297,27 @@ int proc_run(const struct proc_spec *spec, struct proc_result *ret)
 			fds[n++] = (struct pollfd){ .fd = pout[0], .events = POLLIN };
 		if (perr[0] >= 0)
 			fds[n++] = (struct pollfd){ .fd = perr[0], .events = POLLIN };
-		if (pin[1] >= 0)
+		if (pin[1] >= 0 && !exited)
 			fds[n++] = (struct pollfd){ .fd = pin[1], .events = POLLOUT };
-		if (n == 0)
-			break;
-		if (poll(fds, n, 250) < 0 && errno != EINTR) {
+		if (n == 0) {
+			if (exited)
+				break;
+			usleep(20 * 1000);
+			continue;
+		}
+		int k = poll(fds, n, exited ? 0 : 50);
+		if (k < 0 && errno != EINTR) {
 			r = -errno;
-			kill(-pid, SIGKILL);
-			break;
+			if (!exited) {
+				proc_kill(pid, SIGKILL);
+				(void)waitpid(pid, &status, 0);
+			}
+			goto fail;
+		}
+		if (k <= 0) {
+			if (exited)
+				break;
+			continue;
 		}
 		for (nfds_t i = 0; i < n; i++) {
 			if (!fds[i].revents)
@@ -305,37 +340,6 @@ int proc_run(const struct proc_spec *spec, struct proc_result *ret)
 				*fdp = -1;
 			}
 		}
-	}
-
-	/* Outputs closed: the child is exiting (or left a grandchild holding
-	 * nothing of ours). Wait, still honouring the limits. */
-	for (;;) {
-		pid_t w = waitpid(pid, &status, WNOHANG);
-		if (w == pid)
-			break;
-		if (w < 0 && errno != EINTR) {
-			r = -errno;
-			goto fail;
-		}
-		int64_t now = now_mono_ms();
-		if (spec->keepalive && now - last_keep >= 500) {
-			last_keep = now;
-			if (!cancelled && !spec->keepalive(spec->userdata)) {
-				cancelled = true;
-				kill(-pid, SIGTERM);
-				kill_at = now + PROC_KILL_GRACE_MS;
-			}
-		}
-		if (!timed_out && !cancelled && now >= deadline) {
-			timed_out = true;
-			kill(-pid, SIGTERM);
-			kill_at = now + PROC_KILL_GRACE_MS;
-		}
-		if (kill_at && now >= kill_at) {
-			kill(-pid, SIGKILL);
-			kill_at = 0;
-		}
-		usleep(20 * 1000);
 	}
 	close_pair(pin);
 	close_pair(pout);

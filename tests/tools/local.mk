@@ -4,3 +4,8 @@ noinst_PROGRAMS += tests/tools/cairn-jwstool
 tests_tools_cairn_jwstool_SOURCES = tests/tools/cairn-jwstool.c
 tests_tools_cairn_jwstool_CFLAGS = $(AM_CFLAGS) $(OPENSSL_CFLAGS) $(JANSSON_CFLAGS)
 tests_tools_cairn_jwstool_LDADD = $(LIBCAIRN_LIBS)
+
+noinst_PROGRAMS += tests/tools/cairn-exectool
+tests_tools_cairn_exectool_SOURCES = tests/tools/cairn-exectool.c
+tests_tools_cairn_exectool_CFLAGS = $(AGENT_CFLAGS) -I$(top_srcdir)/node-agent
+tests_tools_cairn_exectool_LDADD = $(AGENT_LIBS)

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -134,6 +135,22 @@ static void test_user(void **state)
 	proc_result_done(&r);
 }
 
+static void test_grandchild_keeps_pipe(void **state)
+{
+	(void)state;
+	/* The background sleep holds stdout; proc_run must not wait for it. */
+	const char *argv[] = { "/bin/sh", "-c", "sleep 3 & echo hi", NULL };
+	struct proc_spec spec = { .argv = argv, .timeout_ms = 10000 };
+	struct proc_result r = { 0 };
+	time_t t0 = time(NULL);
+
+	assert_int_equal(proc_run(&spec, &r), 0);
+	assert_int_equal(r.exit_status, 0);
+	assert_string_equal(r.out, "hi\n");
+	assert_true(time(NULL) - t0 < 2);
+	proc_result_done(&r);
+}
+
 static void test_tail(void **state)
 {
 	(void)state;
@@ -148,7 +165,7 @@ int main(void)
 		cmocka_unit_test(test_exit_and_output), cmocka_unit_test(test_stdin_and_env),
 		cmocka_unit_test(test_output_bound),    cmocka_unit_test(test_timeout),
 		cmocka_unit_test(test_keepalive_cancel), cmocka_unit_test(test_missing),
-		cmocka_unit_test(test_user),            cmocka_unit_test(test_tail),
+		cmocka_unit_test(test_user),            cmocka_unit_test(test_tail), cmocka_unit_test(test_grandchild_keeps_pipe),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
