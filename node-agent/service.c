@@ -706,9 +706,149 @@ int service_unit_render(const struct service_spec *spec, char **ret_text)
 	return service_unit_render_json(spec->name, o, ret_text);
 }
 
-static int service_systemd_unsupported(void)
+#define SD_DEST "org.freedesktop.systemd1"
+#define SD_PATH "/org/freedesktop/systemd1"
+#define SD_MANAGER "org.freedesktop.systemd1.Manager"
+#define SD_JOB_WAIT_MS (120 * 1000) /* a unit job (start, stop…) must leave the queue within this */
+
+
+static int service_unit_name(const char *name, char ret[static SERVICE_NAME_MAX + 16])
 {
-	return -EOPNOTSUPP;
+	snprintf(ret, SERVICE_NAME_MAX + 16, "cairn-%s.service", name);
+	return 0;
+}
+
+/* The system bus, opened on first use.  Lock held. */
+static int service_bus(struct services *s, sd_bus **ret)
+{
+	int r;
+
+	if (!s->bus) {
+		r = sd_bus_open_system(&s->bus);
+		if (r < 0)
+			return r;
+	}
+	*ret = s->bus;
+	return 0;
+}
+
+/* Waits until the job object at `job` is gone (systemd removes it when
+ * the job finished, whatever its result).  Lock held. */
+static int service_bus_wait_job(sd_bus *bus, const char *job)
+{
+	int64_t deadline = now_mono_ms() + SD_JOB_WAIT_MS;
+
+	for (;;) {
+		_cleanup_(sd_bus_error_free) sd_bus_error err = SD_BUS_ERROR_NULL;
+		_cleanup_free_ char *state = NULL;
+		int r;
+
+		r = sd_bus_get_property_string(bus, SD_DEST, job, "org.freedesktop.systemd1.Job", "State", &err,
+					       &state);
+		if (r < 0)
+			return 0; /* the job object is gone: finished */
+		if (now_mono_ms() >= deadline)
+			return -ETIMEDOUT;
+		service_sleep_ms(100);
+	}
+}
+
+/* Calls Manager.<method>(unit, "replace") and waits for its job. */
+static int service_bus_unit_job(struct services *s, const char *method, const char *name)
+{
+	_cleanup_(sd_bus_error_free) sd_bus_error err = SD_BUS_ERROR_NULL;
+	_cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+	char unit[SERVICE_NAME_MAX + 16];
+	const char *job;
+	sd_bus *bus;
+	int r;
+
+	service_unit_name(name, unit);
+	r = service_bus(s, &bus);
+	if (r < 0)
+		return log_warning_errno(r, "service %s: cannot reach the system bus", name);
+	r = sd_bus_call_method(bus, SD_DEST, SD_PATH, SD_MANAGER, method, &err, &reply, "ss", unit, "replace");
+	if (r < 0)
+		return log_warning_errno(r, "service %s: %s %s failed: %s", name, method, unit,
+					 err.message ? err.message : "error");
+	r = sd_bus_message_read(reply, "o", &job);
+	if (r < 0)
+		return r;
+	return service_bus_wait_job(bus, job);
+}
+
+/* Manager.Reload (daemon-reload) after a unit file changed. */
+static int service_bus_daemon_reload(struct services *s)
+{
+	_cleanup_(sd_bus_error_free) sd_bus_error err = SD_BUS_ERROR_NULL;
+	sd_bus *bus;
+	int r;
+
+	r = service_bus(s, &bus);
+	if (r < 0)
+		return r;
+	r = sd_bus_call_method(bus, SD_DEST, SD_PATH, SD_MANAGER, "Reload", &err, NULL, "");
+	if (r < 0)
+		log_warning_errno(r, "systemd Reload failed: %s", err.message ? err.message : "error");
+	return r;
+}
+
+/* 1 active (or reloading, activating), 0 not, and the main pid. */
+static int service_bus_status(struct services *s, const char *name, pid_t *ret_pid)
+{
+	_cleanup_(sd_bus_error_free) sd_bus_error err = SD_BUS_ERROR_NULL;
+	_cleanup_free_ char *path = NULL, *state = NULL;
+	char unit[SERVICE_NAME_MAX + 16];
+	uint32_t pid = 0;
+	sd_bus *bus;
+	int r;
+
+	service_unit_name(name, unit);
+	r = service_bus(s, &bus);
+	if (r < 0)
+		return r;
+	r = sd_bus_path_encode(SD_PATH "/unit", unit, &path);
+	if (r < 0)
+		return r;
+	r = sd_bus_get_property_string(bus, SD_DEST, path, "org.freedesktop.systemd1.Unit", "ActiveState", &err,
+				       &state);
+	if (r < 0)
+		return 0;
+	if (!streq(state, "active") && !streq(state, "reloading"))
+		return 0;
+	sd_bus_error_free(&err);
+	(void)sd_bus_get_property_trivial(bus, SD_DEST, path, "org.freedesktop.systemd1.Service", "MainPID", &err,
+					  'u', &pid);
+	if (ret_pid)
+		*ret_pid = (pid_t)pid;
+	return 1;
+}
+
+/* Writes the unit file when its text changed.  Returns 1 when written
+ * (a daemon-reload is due), 0 when unchanged, or -errno. */
+static int service_unit_write(const char *name, json_t *spec)
+{
+	_cleanup_free_ char *text = NULL, *old = NULL, *path = NULL;
+	int r;
+
+	r = service_unit_render_json(name, spec, &text);
+	if (r < 0)
+		return r;
+	if (asprintf(&path, SERVICE_UNIT_DIR "/cairn-%s.service", name) < 0)
+		return -ENOMEM;
+	if (read_file_full(path, SERVICE_FILE_MAX, &old, NULL) >= 0 && streq(old, text))
+		return 0;
+	r = write_string_atomic(path, text, 0644);
+	return r < 0 ? r : 1;
+}
+
+static int service_unit_unlink(const char *name)
+{
+	_cleanup_free_ char *path = NULL;
+
+	if (asprintf(&path, SERVICE_UNIT_DIR "/cairn-%s.service", name) < 0)
+		return -ENOMEM;
+	return unlink_durable(path);
 }
 
 /* ---- public ------------------------------------------------------------ */
@@ -826,7 +966,9 @@ static int service_wait_ready(struct services *s, const char *name, bool (*ready
 	for (;;) {
 		int running = service_status(s, name, NULL);
 
-		if (running == 1 && (!ready || ready(userdata)))
+		/* Alive before and after a successful probe: a port answered
+		 * by some other process while ours dies is not ready. */
+		if (running == 1 && (!ready || ready(userdata)) && service_status(s, name, NULL) == 1)
 			return 0;
 		if (now_mono_ms() >= deadline)
 			break;
@@ -849,8 +991,6 @@ int service_start(struct services *s, const struct service_spec *spec, bool (*re
 	r = service_spec_to_json(spec, &o);
 	if (r < 0)
 		return r;
-	if (s->systemd)
-		return service_systemd_unsupported();
 	pthread_mutex_lock(&s->lock);
 	sv = service_find(s, spec->name);
 	if (!sv) {
@@ -865,6 +1005,24 @@ int service_start(struct services *s, const struct service_spec *spec, bool (*re
 		created = true;
 	}
 	changed = !sv->spec || !json_equal(sv->spec, o);
+	if (s->systemd) {
+		bool active = !created && service_bus_status(s, spec->name, NULL) == 1;
+
+		json_decref(sv->spec);
+		sv->spec = json_incref(o);
+		sv->wanted = true;
+		r = service_save(s, sv);
+		if (r >= 0)
+			r = service_unit_write(sv->name, sv->spec);
+		if (r > 0)
+			r = service_bus_daemon_reload(s);
+		if (r >= 0)
+			r = service_bus_unit_job(s, changed && active ? "RestartUnit" : "StartUnit", spec->name);
+		pthread_mutex_unlock(&s->lock);
+		if (r < 0)
+			return r;
+		return service_wait_ready(s, spec->name, ready, userdata, timeout_ms);
+	}
 	if (changed && !created && service_check_locked(s, sv, now_mono_ms())) {
 		log_info("service %s: spec changed: restarting", sv->name);
 		r = service_direct_stop(s, spec->name);
@@ -896,8 +1054,6 @@ int service_stop(struct services *s, const char *name)
 
 	if (!s || !service_name_is_valid(name))
 		return -EINVAL;
-	if (s->systemd)
-		return service_systemd_unsupported();
 	pthread_mutex_lock(&s->lock);
 	sv = service_find(s, name);
 	if (!sv) {
@@ -907,7 +1063,7 @@ int service_stop(struct services *s, const char *name)
 	sv->wanted = false;
 	r = service_save(s, sv);
 	if (r >= 0)
-		r = service_direct_stop(s, name);
+		r = s->systemd ? service_bus_unit_job(s, "StopUnit", name) : service_direct_stop(s, name);
 	pthread_mutex_unlock(&s->lock);
 	return r;
 }
@@ -920,8 +1076,6 @@ int service_restart(struct services *s, const char *name, bool (*ready)(void *us
 
 	if (!s || !service_name_is_valid(name))
 		return -EINVAL;
-	if (s->systemd)
-		return service_systemd_unsupported();
 	pthread_mutex_lock(&s->lock);
 	sv = service_find(s, name);
 	if (!sv) {
@@ -930,6 +1084,12 @@ int service_restart(struct services *s, const char *name, bool (*ready)(void *us
 	}
 	sv->wanted = true;
 	r = service_save(s, sv);
+	if (s->systemd) {
+		if (r >= 0)
+			r = service_bus_unit_job(s, "RestartUnit", name);
+		pthread_mutex_unlock(&s->lock);
+		return r < 0 ? r : service_wait_ready(s, name, ready, userdata, timeout_ms);
+	}
 	if (r >= 0)
 		r = service_direct_stop(s, name);
 	sv = service_find(s, name);
@@ -952,14 +1112,14 @@ int service_reload(struct services *s, const char *name)
 
 	if (!s || !service_name_is_valid(name))
 		return -EINVAL;
-	if (s->systemd)
-		return service_systemd_unsupported();
 	pthread_mutex_lock(&s->lock);
 	sv = service_find(s, name);
 	if (!sv)
 		r = -ENOENT;
 	else if (!(sig = (int)json_integer_value(json_object_get(sv->spec, "reload_signal"))))
 		r = -EOPNOTSUPP;
+	else if (s->systemd)
+		r = service_bus_unit_job(s, "ReloadUnit", name);
 	else if (!service_check_locked(s, sv, now_mono_ms()))
 		r = -ESRCH;
 	else
@@ -990,6 +1150,8 @@ int service_remove(struct services *s, const char *name)
 			service_free(sv);
 			break;
 		}
+	if (s->systemd && service_unit_unlink(name) >= 0)
+		(void)service_bus_daemon_reload(s);
 	path = service_path(s, name, ".json");
 	r = path ? unlink_durable(path) : -ENOMEM;
 	pthread_mutex_unlock(&s->lock);
@@ -1003,12 +1165,12 @@ int service_status(struct services *s, const char *name, pid_t *ret_pid)
 
 	if (!s || !service_name_is_valid(name))
 		return -EINVAL;
-	if (s->systemd)
-		return service_systemd_unsupported();
 	pthread_mutex_lock(&s->lock);
 	sv = service_find(s, name);
 	if (!sv)
 		r = -ENOENT;
+	else if (s->systemd)
+		r = service_bus_status(s, name, ret_pid);
 	else if (service_check_locked(s, sv, now_mono_ms())) {
 		r = 1;
 		if (ret_pid)
@@ -1021,9 +1183,28 @@ int service_status(struct services *s, const char *name, pid_t *ret_pid)
 
 void services_supervise(struct services *s, int64_t now_ms)
 {
-	if (!s || s->systemd)
+	if (!s)
 		return;
 	pthread_mutex_lock(&s->lock);
+	if (s->systemd) {
+		/* systemd restarts what fails (Restart=on-failure); this covers
+		 * what it does not: a wanted unit that is inactive, as after a
+		 * reboot (the units are not enabled: the agent decides). */
+		if (now_ms >= s->systemd_check_ms) {
+			s->systemd_check_ms = now_ms + SERVICE_SYSTEMD_CHECK_MS;
+			for (struct service *sv = s->list; sv; sv = sv->next)
+				if (sv->wanted && service_bus_status(s, sv->name, NULL) == 0) {
+					int r = service_unit_write(sv->name, sv->spec);
+
+					if (r > 0)
+						(void)service_bus_daemon_reload(s);
+					log_notice("service %s: wanted but inactive: starting", sv->name);
+					(void)service_bus_unit_job(s, "StartUnit", sv->name);
+				}
+		}
+		pthread_mutex_unlock(&s->lock);
+		return;
+	}
 	for (struct service *sv = s->list; sv; sv = sv->next) {
 		int r;
 

@@ -89,7 +89,7 @@ static void test_tls_params(void **state)
 	expect_invalid("tls.issue", "{\"names\":[\"a.example\"],\"key_path\":\"/etc/cairn/tls/k\",\"cert_path\":\"/etc/cairn/tls/c\",\"ca_path\":\"/etc/cairn/tls/c\"}", "differ");
 	expect_invalid("tls.issue", "{\"names\":[\"a.example\"],\"key_path\":\"/etc/cairn/tls/k\",\"cert_path\":\"/etc/cairn/tls/c\",\"ttl_s\":1}", "ttl_s");
 	expect_invalid("tls.issue", "{\"names\":[\"a.example\"],\"key_path\":\"/etc/cairn/tls/k\",\"cert_path\":\"/etc/cairn/tls/c\",\"ttl_s\":34300801}", "ttl_s");
-	expect_invalid("tls.issue", "{\"names\":[\"a.example\"],\"key_path\":\"/etc/cairn/tls/k\",\"cert_path\":\"/etc/cairn/tls/c\",\"owner\":\"root\"}", "unknown member");
+	expect_invalid("tls.issue", "{\"names\":[\"a.example\"],\"key_path\":\"/etc/cairn/tls/k\",\"cert_path\":\"/etc/cairn/tls/c\",\"owner\":\"root\"}", "params.owner");
 
 	/* 16 names pass, 17 do not */
 	{

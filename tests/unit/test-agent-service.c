@@ -5,9 +5,12 @@
  * again, adopted by a new services_new() on the same state directory,
  * its death seen through /proc, removed.  Root is refused.  The systemd
  * unit rendering is checked as text (no systemd on the test machines).
+ * exporter.install runs the real exporters (when installed) on the
+ * node's first IPv4 address with a throw-away certificate.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -23,8 +26,15 @@
 
 #include <cmocka.h>
 
+#include "exec-exporter.h"
+#include "exec-node.h"
+#include "exec-tls.h"
+#include "exec.h"
 #include "fileio.h"
 #include "macro.h"
+#include "pgstatus.h"
+#include "pki.h"
+#include "proc.h"
 #include "service.h"
 #include "util.h"
 
@@ -218,28 +228,188 @@ static void test_unit_render(void **state)
 	assert_int_equal(service_unit_render(&spec, &(char *){ NULL }), -EPERM);
 }
 
+static void test_exporter_params(void **state)
+{
+	(void)state;
+	struct exec_config cfg = { .state_dir = "/var/lib/cairn", .tls_dir = "/etc/cairn/tls" };
+	char reason[EXEC_REASON_MAX];
+	_cleanup_json_ json_t *ok = json_pack("{s:i,s:i}", "node_exporter_port", 9100, "postgres_exporter_port", 9187);
+	_cleanup_json_ json_t *same = json_pack("{s:i,s:i}", "node_exporter_port", 9100, "postgres_exporter_port", 9100);
+	_cleanup_json_ json_t *extra =
+		json_pack("{s:i,s:i,s:s}", "node_exporter_port", 9100, "postgres_exporter_port", 9187, "path", "/x");
+	_cleanup_json_ json_t *big = json_pack("{s:i,s:i}", "node_exporter_port", 70000, "postgres_exporter_port", 9187);
+	_cleanup_free_ char *yml = exporter_web_config("/etc/cairn/tls/x/exporter.crt", "/etc/cairn/tls/x/exporter.key");
+
+	assert_int_equal(exec_exporter_install_validate(ok, &cfg, reason, sizeof(reason)), 0);
+	assert_int_equal(exec_exporter_install_validate(same, &cfg, reason, sizeof(reason)), -EINVAL);
+	assert_int_equal(exec_exporter_install_validate(extra, &cfg, reason, sizeof(reason)), -EINVAL);
+	assert_int_equal(exec_exporter_install_validate(big, &cfg, reason, sizeof(reason)), -EINVAL);
+	assert_non_null(strstr(yml, "tls_server_config:\n  cert_file: \"/etc/cairn/tls/x/exporter.crt\"\n"
+				    "  key_file: \"/etc/cairn/tls/x/exporter.key\"\n"));
+}
+
+static void test_tls_owner(void **state)
+{
+	(void)state;
+	struct exec_config cfg = { .state_dir = "/var/lib/cairn", .tls_dir = "/etc/cairn/tls" };
+	char reason[EXEC_REASON_MAX];
+	uid_t uid;
+	gid_t gid;
+	const char *owners[] = { "postgres", "prometheus" };
+
+	for (size_t i = 0; i < ELEMENTSOF(owners); i++) {
+		_cleanup_json_ json_t *p = json_pack("{s:[s],s:s,s:s,s:s}", "names", "a.example", "key_path",
+						     "/etc/cairn/tls/x/k", "cert_path", "/etc/cairn/tls/x/c", "owner",
+						     owners[i]);
+
+		if (proc_user(owners[i], &uid, &gid) == 0)
+			assert_int_equal(exec_tls_issue_validate(p, &cfg, reason, sizeof(reason)), 0);
+		else
+			assert_int_equal(exec_tls_issue_validate(p, &cfg, reason, sizeof(reason)), -EINVAL);
+	}
+	{
+		_cleanup_json_ json_t *p = json_pack("{s:[s],s:s,s:s,s:s}", "names", "a.example", "key_path",
+						     "/etc/cairn/tls/x/k", "cert_path", "/etc/cairn/tls/x/c", "owner",
+						     "nobody");
+		_cleanup_json_ json_t *q = json_pack("{s:[s],s:s,s:s,s:i}", "names", "a.example", "key_path",
+						     "/etc/cairn/tls/x/k", "cert_path", "/etc/cairn/tls/x/c", "owner", 0);
+
+		assert_int_equal(exec_tls_issue_validate(p, &cfg, reason, sizeof(reason)), -EINVAL);
+		assert_non_null(strstr(reason, "params.owner"));
+		assert_int_equal(exec_tls_issue_validate(q, &cfg, reason, sizeof(reason)), -EINVAL);
+	}
+}
+
+static void test_exporter_install(void **state)
+{
+	(void)state;
+	static const char ds[] = "0b6c4a0e-7d4b-4c55-9d0e-2f3b9c1d7a10";
+	_cleanup_free_ char *tls = path_join(test_dir, "tls"), *db = path_join(test_dir, "db");
+	_cleanup_free_ char *tdir = NULL, *crt = NULL, *key = NULL, *pgname = NULL, *msg = NULL;
+	_cleanup_json_ json_t *facts = NULL, *out = NULL;
+	_cleanup_json_ json_t *params =
+		json_pack("{s:i,s:i}", "node_exporter_port", 19100, "postgres_exporter_port", 19187);
+	_cleanup_pkey_ EVP_PKEY *pk = NULL, *cak = NULL;
+	_cleanup_x509_ X509 *cert = NULL, *ca = NULL;
+	_cleanup_free_ char *cafile = NULL;
+	char address[NODE_FACTS_ADDRESS_MAX], want[64];
+	struct pg_instance inst = { .version = "15", .port = 5432 };
+	struct services *s = NULL;
+	uid_t uid;
+	gid_t gid;
+
+	if (geteuid() != 0 || access(EXPORTER_NODE_BIN, X_OK) < 0 || access(EXPORTER_POSTGRES_BIN, X_OK) < 0 ||
+	    proc_user(EXPORTER_USER, &uid, &gid) < 0)
+		skip();
+	assert_int_equal(node_facts_collect(NULL, &facts), 0);
+	if (node_facts_first_ipv4(facts, address) < 0)
+		skip();
+	assert_non_null(tls);
+	assert_non_null(db);
+	tdir = path_join(tls, ds);
+	crt = path_join(tdir, "exporter.crt");
+	key = path_join(tdir, "exporter.key");
+	assert_int_equal(chmod(test_dir, 0755), 0);
+	assert_int_equal(mkdir_p(tdir, 0755), 0);
+	cafile = path_join(tdir, "ca.crt");
+	assert_int_equal(pki_key_generate(&cak), 0);
+	assert_int_equal(pki_ca_create(cak, "exporter-test-ca", 3600, &ca), 0);
+	assert_int_equal(pki_key_generate(&pk), 0);
+	{
+		const char *const names[] = { address, NULL };
+		struct pki_sign_opts o = { .cn = address, .names = names, .ttl_s = 3600, .usage = PKI_USAGE_SERVER };
+
+		assert_int_equal(pki_cert_issue(ca, cak, pk, &o, &cert), 0);
+	}
+	assert_int_equal(pki_cert_save(cafile, ca), 0);
+	assert_int_equal(pki_cert_save(crt, cert), 0);
+	assert_int_equal(pki_key_save(key, pk), 0);
+	assert_int_equal(chown(key, uid, gid), 0);
+	assert_int_equal(services_new(test_dir, "direct", &s), 0);
+
+	struct exec_config cfg = { .state_dir = test_dir, .tls_dir = tls, .db_dir = db, .services = s };
+	struct exec_context ctx = { .config = &cfg, .jti = "test", .ds = ds };
+
+	/* No instance yet: refused with a message. */
+	assert_int_equal(exec_exporter_install_run(params, &ctx, &out, &msg), -ENOENT);
+	assert_non_null(msg);
+	assert_int_equal(mkdir_p(db, 0755), 0);
+	{
+		_cleanup_free_ char *dsdb = path_join(db, ds);
+		assert_int_equal(mkdir_p(dsdb, 0755), 0);
+	}
+	assert_int_equal(pgstatus_instance_save(db, ds, &inst), 0);
+	free(msg);
+	msg = NULL;
+	assert_int_equal(exec_exporter_install_run(params, &ctx, &out, &msg), 0);
+	snprintf(want, sizeof(want), "%s:19100", address);
+	assert_string_equal(json_string_value(json_array_get(json_object_get(out, "endpoints"), 0)), want);
+	snprintf(want, sizeof(want), "%s:19187", address);
+	assert_string_equal(json_string_value(json_array_get(json_object_get(out, "endpoints"), 1)), want);
+	assert_int_equal(service_status(s, EXPORTER_NODE_SERVICE, NULL), 1);
+	assert_int_equal(asprintf(&pgname, "postgres-exporter-%s", ds) > 0, 1);
+	assert_int_equal(service_status(s, pgname, NULL), 1);
+	/* It serves TLS with the certificate (HTTPS GET trusting it). */
+	{
+		_cleanup_curl_ CURL *c = curl_easy_init();
+		char url[96];
+		long code = 0;
+
+		assert_non_null(c);
+		snprintf(url, sizeof(url), "https://%s:19100/metrics", address);
+		curl_easy_setopt(c, CURLOPT_URL, url);
+		curl_easy_setopt(c, CURLOPT_CAINFO, cafile);
+		curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
+		curl_easy_setopt(c, CURLOPT_TIMEOUT, 10L);
+		assert_int_equal(curl_easy_perform(c), CURLE_OK);
+		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
+		assert_int_equal(code, 200);
+	}
+	/* Again: idempotent. */
+	json_decref(out);
+	out = NULL;
+	assert_int_equal(exec_exporter_install_run(params, &ctx, &out, &msg), 0);
+
+	assert_int_equal(service_remove(s, EXPORTER_NODE_SERVICE), 0);
+	assert_int_equal(service_remove(s, pgname), 0);
+	services_free(s);
+}
+
+/* Whatever happened in test_exporter_install, no exporter outlives it. */
+static int exporter_teardown(void **state)
+{
+	(void)state;
+	struct services *s = NULL;
+	_cleanup_free_ char *pgname = NULL;
+
+	if (services_new(test_dir, "direct", &s) < 0)
+		return 0;
+	(void)service_remove(s, EXPORTER_NODE_SERVICE);
+	if (asprintf(&pgname, "postgres-exporter-%s", "0b6c4a0e-7d4b-4c55-9d0e-2f3b9c1d7a10") > 0)
+		(void)service_remove(s, pgname);
+	services_free(s);
+	return 0;
+}
+
 static int setup(void **state)
 {
 	(void)state;
 	return mkdtemp(test_dir) ? 0 : -1;
 }
 
+static int teardown_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	return remove(path) < 0 ? 0 : 0;
+}
+
 static int teardown(void **state)
 {
 	(void)state;
-	char cmd[128];
-	_cleanup_free_ char *services = path_join(test_dir, "services");
-	const char *names[] = { "test-sleep.json", "test-sleep.log", NULL };
-
-	for (const char **n = names; *n; n++) {
-		_cleanup_free_ char *p = path_join(services, *n);
-		if (p)
-			unlink(p);
-	}
-	rmdir(services);
-	rmdir(test_dir);
-	(void)cmd;
-	return 0;
+	if (getenv("TEST_KEEP")) return 0;
+	return nftw(test_dir, teardown_one, 16, FTW_DEPTH | FTW_PHYS);
 }
 
 int main(void)
@@ -248,6 +418,9 @@ int main(void)
 		cmocka_unit_test(test_direct_lifecycle),
 		cmocka_unit_test(test_refusals),
 		cmocka_unit_test(test_unit_render),
+		cmocka_unit_test(test_exporter_params),
+		cmocka_unit_test(test_tls_owner),
+		cmocka_unit_test_teardown(test_exporter_install, exporter_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
