@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "cmd-datastores.h"
+#include "cmd-jobs.h"
 #include "cmd-ops.h"
 #include "macro.h"
 #include "output.h"
@@ -142,17 +143,21 @@ static json_t *member_map(struct ctl_client *c, const char *ds_id)
 	return map;
 }
 
-/* The member name for a step's node: the step's own member/node_name when
- * the API gives one, else the map, else the node id. */
-static const char *step_member(json_t *step, json_t *map)
+/* The member name for a step's node: the step's own `member` when the API
+ * gives a name, else the map by node id, else "#<ordinal>" when the API
+ * gives only the ordinal, else the node id.  Points into the JSON or buf. */
+static const char *step_member(json_t *step, json_t *map, char *buf, size_t size)
 {
 	const char *node = json_string_value(json_object_get(step, "node_id")), *n;
+	json_t *m = json_object_get(step, "member");
 
-	n = json_string_value(json_object_get(step, "member"));
-	if (!n)
-		n = json_string_value(json_object_get(step, "node_name"));
+	n = json_string_value(m);
 	if (!n && node)
 		n = json_string_value(json_object_get(map, node));
+	if (!n && json_is_integer(m)) {
+		snprintf(buf, size, "#%" JSON_INTEGER_FORMAT, json_integer_value(m));
+		n = buf;
+	}
 	return n ? n : node;
 }
 
@@ -181,8 +186,7 @@ static bool map_misses(json_t *steps, json_t *map)
 	json_array_foreach(steps, i, s) {
 		const char *node = json_string_value(json_object_get(s, "node_id"));
 
-		if (node && !json_object_get(map, node) && !json_object_get(s, "member") &&
-		    !json_object_get(s, "node_name"))
+		if (node && !json_object_get(map, node) && !json_is_string(json_object_get(s, "member")))
 			return true;
 	}
 	return false;
@@ -204,7 +208,9 @@ static void print_result(FILE *f, json_t *op, json_t *map)
 	json_array_foreach(steps, i, s) {
 		if (!streq_ptr(json_string_value(json_object_get(s, "state")), "failed"))
 			continue;
-		_cleanup_free_ char *line = ops_step_line(s, i, json_array_size(steps), step_member(s, map));
+		char buf[32];
+		_cleanup_free_ char *line =
+			ops_step_line(s, i, json_array_size(steps), step_member(s, map, buf, sizeof(buf)));
 		fprintf(f, "  failed step %s\n", line ? line : "?");
 	}
 	if (streq_ptr(state, "failed"))
@@ -257,7 +263,9 @@ int ops_watch(struct ctl_client *c, const char *id, int64_t timeout_s, FILE *pro
 				continue;
 			if (!p && streq_ptr(now_state, "pending"))
 				continue; /* not news */
-			_cleanup_free_ char *line = ops_step_line(s, i, json_array_size(steps), step_member(s, map));
+			char buf[32];
+			_cleanup_free_ char *line =
+				ops_step_line(s, i, json_array_size(steps), step_member(s, map, buf, sizeof(buf)));
 			if (line)
 				fprintf(progress, "%s\n", line);
 		}
@@ -275,6 +283,7 @@ int ops_watch(struct ctl_client *c, const char *id, int64_t timeout_s, FILE *pro
 		if (now_mono_ms() >= deadline) {
 			fprintf(stderr, "error: operation %s still %s after %" PRId64 " s; it goes on in the controller\n",
 				id, state ? state : "?", timeout_s);
+			r = CTL_EXIT_TIMEOUT;
 			break;
 		}
 sleep:;
@@ -335,10 +344,11 @@ static int ops_show(const struct ctl_options *o, struct ctl_client *c, const str
 		_cleanup_free_ char *name = ctl_text(s, "name"), *kind = ctl_text(s, "kind"),
 				    *state = ctl_text(s, "state"), *job = ctl_text(s, "job_id"), *num = NULL;
 		const char *msg = step_message(s);
+		char buf[32];
 
 		if (asprintf(&num, "%zu", i + 1) < 0)
 			return 1;
-		const char *cells[] = { num, name, kind, step_member(s, map), state, job, msg };
+		const char *cells[] = { num, name, kind, step_member(s, map, buf, sizeof(buf)), state, job, msg };
 		if (ctl_table_add(t, cells) < 0)
 			return 1;
 	}

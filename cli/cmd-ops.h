@@ -46,8 +46,9 @@ char *ops_step_line(json_t *step, size_t pos, size_t total, const char *member);
  * whose state changed (text) and, at the end, the result and, on failure,
  * the failed steps' messages.  Progress goes to `progress` (stdout for
  * `op watch`, stderr when the caller prints JSON).  The final operation
- * is stored in *ret_op when non-NULL.  Returns 0 when it succeeded, 1
- * otherwise (failed, timed out, interrupted, controller unreachable). */
+ * is stored in *ret_op when non-NULL.  Returns 0 when it succeeded,
+ * CTL_EXIT_TIMEOUT (124) when timeout_s (> 0) passed first, 1 otherwise
+ * (failed, interrupted, controller unreachable). */
 int ops_watch(struct ctl_client *c, const char *id, int64_t timeout_s, FILE *progress, json_t **ret_op);
 
 /* argv[0] is "op".  Returns the process exit status. */
