@@ -14,6 +14,7 @@ h_ds_create "$(h_ds_name conf)" 3 || h_end
 h_ds_wait_ready 170 || h_end
 primary=$(h_primary_addr)
 pnode=$(h_members node_id primary)
+pname=$(h_members name primary)
 
 # Reader loop: one line per attempt, "<epoch> ok|fail".
 reader() {
@@ -52,10 +53,14 @@ h_eq "settings stored" '{"max_connections":"150","work_mem":"7MB"}' \
 # Order of the pg.service steps: each replica's restart finished before the
 # next one started, and the primary's restart is last.
 opj=$(h_op_get "$op")
-jq -r '.steps[] | select(.name | test("pg.service")) | "\(.node_id) \(.started_at) \(.finished_at)"' <<<"$opj" >"$T/svc-steps"
+# A step names its node by node_id (docs/datastores.md); accept a member name too.
+jq -r '.steps[] | select(.name | test("pg.service")) | "\(.node_id // .member) \(.started_at) \(.finished_at)"' <<<"$opj" >"$T/svc-steps"
+h_check "pg.service steps carry node_id (docs/datastores.md step fields)" \
+	jq -e '[.steps[] | select(.name | test("pg.service")) | .node_id | strings] | length == 3' <<<"$opj"
 h_eq "3 pg.service steps" 3 "$(wc -l <"$T/svc-steps")"
 sorted=$(while read -r n s f; do echo "$(h_ts "$s") $(h_ts "$f") $n"; done <"$T/svc-steps" | sort -n)
-h_eq "primary's restart step started last" "$pnode" "$(tail -n1 <<<"$sorted" | awk '{print $3}')"
+last=$(tail -n1 <<<"$sorted" | awk '{print $3}')
+h_check "primary's restart step started last ($last)" test "$last" = "$pnode" -o "$last" = "$pname"
 ok=1 prev_f=0
 while read -r s f n; do
 	if awk -v a="$prev_f" -v b="$s" 'BEGIN{exit !(a <= b)}'; then :; else ok=0; fi

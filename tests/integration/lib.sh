@@ -506,7 +506,7 @@ h_op_final() {
 # h_op_print OP_ID: the operation's state, message and each step.
 h_op_print() {
 	h_op_get "$1" | jq -r '"# operation \(.id) \(.kind) \(.state): \(.message // "")",
-		(.steps[]? | "#   [\(.index)] \(.name) \(.kind) node=\(.node_id // "-") \(.state) \(.started_at // "")…\(.finished_at // "") \(.message // "")")'
+		(.steps[]? | "#   [\(.index)] \(.name) \(.kind) node=\(.node_id // .member // "-") \(.state) \(.started_at // "")…\(.finished_at // "") \(.message // "")")'
 }
 
 # h_wait_op OP_ID SECONDS: waits until the operation is final.  Returns 0
