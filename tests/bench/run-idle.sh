@@ -140,7 +140,7 @@ if [ "${BENCH_IDLE_DS:-0}" = 1 ]; then
 	h_controller_config_local "log_level = info"
 	h_controller_start >/dev/null
 	if h_ds_create "bench-$H_ID" 1 >/dev/null && h_wait_op "$OP_ID" 240; then
-		ds_agent_pid=$(cat "$T/nodes/bench-$H_ID-0/agent.pid" 2>/dev/null)
+		ds_agent_pid=$(cat "$H_LOCAL_DIR/bench-$H_ID-0/agent.pid" 2>/dev/null)
 	else
 		echo "# datastore creation failed: no datastore agent figure"
 	fi

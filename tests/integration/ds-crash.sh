@@ -23,13 +23,13 @@ h_op_print "$OP_ID" >"$T/steps-before-kill"
 h_controller_kill9
 h_log "controller killed"
 h_eq "nodes' agents keep running while the controller is down" 3 \
-	"$(for f in "$T"/nodes/*/agent.pid; do h_alive "$(cat "$f")" && echo; done | wc -l)"
+	"$(for f in "$H_LOCAL_DIR"/*/agent.pid; do h_alive "$(cat "$f")" && echo; done | wc -l)"
 sleep 2
 h_controller_start
 h_ds_wait_ready 170 || h_end
 h_eq "3 members ready" 3 "$(h_ds_get "$DS_ID" | jq '[.members[] | select(.state == "ready")] | length')"
 h_eq "3 node slots in total (none made twice)" 3 "$(api GET /v1/nodes | jq '[.nodes[] | select(.state != "revoked")] | length')"
-h_eq "3 node directories" 3 "$(find "$T/nodes" -mindepth 1 -maxdepth 1 -type d | wc -l)"
+h_eq "3 node directories" 3 "$(find "$H_LOCAL_DIR" -mindepth 1 -maxdepth 1 -type d | wc -l)"
 primary=$(h_primary_addr)
 h_check "write on the primary" h_psql "$primary" "create table t (id int); insert into t values (1), (2)"
 for r in $(h_members address replica); do

@@ -35,7 +35,7 @@ for p in $pids; do h_alive "$p" && left="$left $p($(cat "/proc/$p/comm" 2>/dev/n
 h_eq "no process of the nodes is left" "" "$left"
 for n in $names; do
 	if h_netns_exists "cairn-$n"; then h_fail "namespace cairn-$n gone"; else h_ok "namespace cairn-$n gone"; fi
-	h_check "directory of $n (data, TLS, state) gone" test ! -e "$T/nodes/$n"
+	h_check "directory of $n (data, TLS, state) gone" test ! -e "$H_LOCAL_DIR/$n"
 done
 for id in $nodes; do
 	h_eq "node $id revoked" revoked "$(api GET "/v1/nodes/$id" | jq -r .state)"

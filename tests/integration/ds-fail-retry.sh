@@ -12,7 +12,7 @@ h_controller_start
 
 h_ds_create "$(h_ds_name fail)" 1 || h_end
 name=$DS_NAME-0
-dir=$T/nodes/$name
+dir=$H_LOCAL_DIR/$name
 
 # The node's db_dir: from its agent.conf if the provisioner wrote one there.
 db_dir_of() {

@@ -46,7 +46,7 @@ h_eq "slots of the others remain" "cairn_m2 cairn_m3" \
 	"$(h_psql "$primary" "select string_agg(slot_name, ' ' order by slot_name) from pg_replication_slots where slot_name like 'cairn_m%'")"
 h_eq "its node is revoked" revoked "$(api GET "/v1/nodes/$node" | jq -r .state)"
 if h_netns_exists "cairn-$name"; then h_fail "namespace cairn-$name gone"; else h_ok "namespace cairn-$name gone"; fi
-h_check "its directory $T/nodes/$name is gone" test ! -e "$T/nodes/$name"
+h_check "its directory $H_LOCAL_DIR/$name is gone" test ! -e "$H_LOCAL_DIR/$name"
 h_check "insert still replicates to ordinal 2 and 3" h_psql "$primary" "insert into t values (51)"
 for o in 2 3; do
 	a=$(h_member address "$o")

@@ -28,6 +28,7 @@ H_PASSED=0
 H_FAILED=0
 H_PIDS=()
 H_BG_PIDS=()
+H_LOCAL_DIR=""
 H_NETNS=()
 H_BRIDGE=""
 H_ROUTE_ADDED=0
@@ -88,7 +89,7 @@ h_alive() {
 h_dump_logs() {
 	local f
 	for f in "$T"/*.log "$T"/agent*/agent.log \
-		$(find "$T/nodes" -name '*.log' -type f 2>/dev/null); do
+		$([ -n "${H_LOCAL_DIR:-}" ] && find "$H_LOCAL_DIR" -name '*.log' -type f 2>/dev/null); do
 		[ -f "$f" ] || continue
 		echo "----- $f (last 60 lines)"
 		tail -n 60 "$f"
@@ -143,7 +144,8 @@ h_begin() {
 	done
 	exec {H_LOCK_FD}>/run/lock/cairn-integration.lock
 	flock -w 1200 "$H_LOCK_FD" || h_skip "could not take the integration lock"
-	T=$(mktemp -d "/tmp/cairn-it-$H_NAME.XXXXXX")
+	# Short: PostgreSQL sockets live under $T (sun_path is 108 bytes).
+	T=$(mktemp -d "/tmp/cit-$H_NAME.XXXXXX")
 	chmod 0700 "$T"
 	trap h_cleanup EXIT
 	trap 'exit 130' INT TERM
@@ -349,7 +351,8 @@ h_exec_count() {
 # ---------------------------------------------------------------------------
 # Datastores (docs/datastores.md): the controller provisions its own nodes
 # with the local provisioner, one network namespace cairn-<member name> per
-# node under $T/nodes.  The admin password of a datastore lives only in a
+# node under $H_LOCAL_DIR ($T/n: short, because PostgreSQL's socket is
+# <local_dir>/<name>/db/<ds id>/run/.s.PGSQL.5432, at most 107 bytes).  The admin password of a datastore lives only in a
 # 0600 file ($T/ds-NAME.pass) and a 0600 pgpass file; it never goes into
 # argv (here-strings and builtins only) or into a log.
 
@@ -379,14 +382,14 @@ h_need_exporters() {
 
 # h_controller_config_local [EXTRA_INI]: controller.conf with a
 # [provisioner] section for the local provisioner: nodes on our bridge,
-# addresses from 198.18.NET.0/24, directories under $T/nodes.  $T and
-# $T/nodes become 0711: the postgres user must traverse them to its db_dir.
+# addresses from 198.18.NET.0/24, directories under $H_LOCAL_DIR.  $T and
+# $H_LOCAL_DIR become 0711: the postgres user must traverse them to its db_dir.
 # H_LOCAL_PROGRAM (if set) adds a `program` line (a build tree has no
 # installed libexecdir copy).
 h_controller_config_local() {
-	mkdir -p "$T/nodes"
-	chmod 0711 "$T" "$T/nodes"
-	H_LOCAL_DIR=$T/nodes
+	H_LOCAL_DIR=$T/n
+	mkdir -p "$H_LOCAL_DIR"
+	chmod 0711 "$T" "$H_LOCAL_DIR"
 	local prog=""
 	[ -n "$H_LOCAL_PROGRAM" ] && prog="program = $H_LOCAL_PROGRAM"
 	h_controller_config "[provisioner]
@@ -400,19 +403,19 @@ $prog
 ${1:-}"
 }
 
-# h_local_cleanup: stops what the local provisioner started under $T/nodes:
+# h_local_cleanup: stops what the local provisioner started under $H_LOCAL_DIR:
 # each agent (agent.pid), then every process left in its namespace
 # (PostgreSQL, exporters), then the namespace itself (its veth goes with it).
 h_local_cleanup() {
 	local d name ns pid pids
-	[ -n "${T:-}" ] && [ -d "$T/nodes" ] || return 0
-	for d in "$T"/nodes/*/; do
+	[ -n "${H_LOCAL_DIR:-}" ] && [ -d "$H_LOCAL_DIR" ] || return 0
+	for d in "$H_LOCAL_DIR"/*/; do
 		[ -f "$d/agent.pid" ] || continue
 		pid=$(cat "$d/agent.pid" 2>/dev/null)
 		case $pid in '' | *[!0-9]*) continue ;; esac
 		h_alive "$pid" && kill -TERM "$pid" 2>/dev/null
 	done
-	for d in "$T"/nodes/*/; do
+	for d in "$H_LOCAL_DIR"/*/; do
 		[ -d "$d" ] || continue
 		name=$(basename "$d")
 		ns=cairn-$name
@@ -421,7 +424,7 @@ h_local_cleanup() {
 		[ -n "$pids" ] && kill -TERM $pids 2>/dev/null
 	done
 	sleep 0.5
-	for d in "$T"/nodes/*/; do
+	for d in "$H_LOCAL_DIR"/*/; do
 		[ -d "$d" ] || continue
 		name=$(basename "$d")
 		ns=cairn-$name
