@@ -22,7 +22,8 @@ fi
 h_op_print "$OP_ID" >"$T/steps-before-kill"
 h_controller_kill9
 h_log "controller killed"
-h_eq "nodes' agents keep running while the controller is down" 3 \
+started=$(ls "$H_LOCAL_DIR"/*/agent.pid 2>/dev/null | wc -l)
+h_eq "agents started so far ($started) keep running while the controller is down" "$started" \
 	"$(for f in "$H_LOCAL_DIR"/*/agent.pid; do h_alive "$(cat "$f")" && echo; done | wc -l)"
 sleep 2
 h_controller_start

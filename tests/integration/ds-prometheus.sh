@@ -23,6 +23,8 @@ curl -s --cacert "$CA" -o /dev/null -w '%{http_code}' "$API_URL/v1/sd/prometheus
 h_eq "SD without a token: 401" 401 "$(cat "$T/.sd-noauth")"
 
 PROM_PORT=$((API_PORT + 5))
+# `type: Bearer` must be written out: Prometheus 2.42 does not apply the
+# default type inside http_sd_configs and sends "Authorization: <token>".
 mkdir -p "$T/prom/data"
 cat >"$T/prom/prometheus.yml" <<YML
 global:
@@ -35,6 +37,7 @@ scrape_configs:
       - url: $API_URL/v1/sd/prometheus
         refresh_interval: 2s
         authorization:
+          type: Bearer
           credentials_file: $TOKEN_FILE
         tls_config:
           ca_file: $CA
