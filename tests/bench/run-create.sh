@@ -24,7 +24,7 @@ if nm -D "$AGENT_BIN" 2>/dev/null | grep -q __asan_init; then
 fi
 h_need_pg
 h_begin bench-create 91
-h_controller_config_local "log_level = info"
+h_controller_config_local
 h_controller_start
 
 median() { sort -n | awk '{ a[NR] = $1 } END { if (NR % 2) print a[(NR + 1) / 2]; else printf "%.3f\n", (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }

@@ -137,7 +137,7 @@ if [ "${BENCH_IDLE_DS:-0}" = 1 ]; then
 	echo "# BENCH_IDLE_DS=1 needs the local provisioner: restart the controller with it"
 	kill -TERM "$CTL_PID"
 	for _ in $(seq 1 50); do h_alive "$CTL_PID" || break; sleep 0.2; done
-	h_controller_config_local "log_level = info"
+	h_controller_config_local
 	h_controller_start >/dev/null
 	if h_ds_create "bench-$H_ID" 1 >/dev/null && h_wait_op "$OP_ID" 240; then
 		ds_agent_pid=$(cat "$H_LOCAL_DIR/bench-$H_ID-0/agent.pid" 2>/dev/null)

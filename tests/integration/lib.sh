@@ -380,7 +380,7 @@ h_need_exporters() {
 	getent passwd prometheus >/dev/null || h_skip "no 'prometheus' user"
 }
 
-# h_controller_config_local [EXTRA_INI]: controller.conf with a
+# h_controller_config_local [EXTRA_CONTROLLER_KEYS]: controller.conf with a
 # [provisioner] section for the local provisioner: nodes on our bridge,
 # addresses from 198.18.NET.0/24, directories under $H_LOCAL_DIR.  $T and
 # $H_LOCAL_DIR become 0711: the postgres user must traverse them to its db_dir.
@@ -392,15 +392,15 @@ h_controller_config_local() {
 	chmod 0711 "$T" "$H_LOCAL_DIR"
 	local prog=""
 	[ -n "$H_LOCAL_PROGRAM" ] && prog="program = $H_LOCAL_PROGRAM"
-	h_controller_config "[provisioner]
+	h_controller_config "${1:-}
+[provisioner]
 kind = local
 local_bridge = $H_BRIDGE
 local_subnet = 198.18.$H_NET.0/24
 local_dir = $H_LOCAL_DIR
 local_agent = $AGENT_BIN
 timeout_s = 120
-$prog
-${1:-}"
+$prog"
 }
 
 # h_local_cleanup: stops what the local provisioner started under $H_LOCAL_DIR:
