@@ -161,13 +161,15 @@ static const char *step_member(json_t *step, json_t *map, char *buf, size_t size
 	return n ? n : node;
 }
 
-static int ops_get(struct ctl_client *c, const char *id, json_t **ret)
+/* GET the operation.  The HTTP status (0: transport error) goes to
+ * *ret_status when non-NULL. */
+static int ops_get(struct ctl_client *c, const char *id, json_t **ret, long *ret_status)
 {
 	_cleanup_free_ char *esc = ctl_escape(c, id), *path = NULL;
 
 	if (!esc || asprintf(&path, "%s/%s", CAIRN_PATH_OPERATIONS, esc) < 0)
 		return -ENOMEM;
-	return ctl_request(c, "GET", path, NULL, ret, NULL);
+	return ctl_request(c, "GET", path, NULL, ret, ret_status);
 }
 
 static volatile sig_atomic_t ops_interrupted;
@@ -240,7 +242,13 @@ int ops_watch(struct ctl_client *c, const char *id, int64_t timeout_s, FILE *pro
 					"`cairnctl op watch %s` follows it again\n", id, id);
 			break;
 		}
-		if (ops_get(c, id, &cur) < 0) {
+		long status = 0;
+
+		if (ops_get(c, id, &cur, &status) < 0) {
+			/* 4xx (unknown id, bad token) will not get better; a
+			 * restarting controller (no answer, 5xx) may. */
+			if (status >= 400 && status < 500)
+				break;
 			if (++errors >= OPS_WATCH_ERRORS_MAX) {
 				fprintf(stderr, "error: giving up on operation %s after %u failed polls\n", id, errors);
 				break;
@@ -280,13 +288,14 @@ int ops_watch(struct ctl_client *c, const char *id, int64_t timeout_s, FILE *pro
 			r = streq(state, "succeeded") ? 0 : 1;
 			break;
 		}
+sleep:
 		if (now_mono_ms() >= deadline) {
+			state = json_string_value(json_object_get(op, "state"));
 			fprintf(stderr, "error: operation %s still %s after %" PRId64 " s; it goes on in the controller\n",
-				id, state ? state : "?", timeout_s);
+				id, state ? state : "unknown", timeout_s);
 			r = CTL_EXIT_TIMEOUT;
 			break;
 		}
-sleep:;
 		struct timespec ts = { OPS_WATCH_INTERVAL_MS / 1000, (OPS_WATCH_INTERVAL_MS % 1000) * 1000000L };
 		(void)nanosleep(&ts, NULL);
 	}
@@ -321,7 +330,7 @@ static int ops_show(const struct ctl_options *o, struct ctl_client *c, const str
 	json_t *s;
 	size_t i;
 
-	if (ops_get(c, a->id, &op) < 0)
+	if (ops_get(c, a->id, &op, NULL) < 0)
 		return 1;
 	if (o->output == CTL_OUTPUT_JSON) {
 		ctl_print_json(op, stdout);

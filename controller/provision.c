@@ -153,6 +153,12 @@ int provision_run(const char *program, int64_t timeout_s, const char *what, cons
 		set_error(ret, "no provisioner program configured");
 		return -EINVAL;
 	}
+	/* A program that exits without reading its stdin must give us EPIPE,
+	 * not SIGPIPE, whatever the process's disposition is. */
+	sigset_t pipe_set, old_mask;
+	sigemptyset(&pipe_set);
+	sigaddset(&pipe_set, SIGPIPE);
+	pthread_sigmask(SIG_BLOCK, &pipe_set, &old_mask);
 	if (pipe2(in, O_CLOEXEC) < 0 || pipe2(out, O_CLOEXEC) < 0 || pipe2(errp, O_CLOEXEC) < 0) {
 		q = -errno;
 		goto close_all;
@@ -274,6 +280,11 @@ close_all:
 	for (int *fd = (int[]){ in[0], in[1], out[0], out[1], errp[0], errp[1] }, i = 0; i < 6; i++)
 		if (fd[i] >= 0)
 			close(fd[i]);
+	/* Consume a SIGPIPE our writes raised, then restore the mask. */
+	const struct timespec zero = {};
+	while (sigtimedwait(&pipe_set, NULL, &zero) > 0)
+		;
+	pthread_sigmask(SIG_SETMASK, &old_mask, NULL);
 	return q;
 }
 

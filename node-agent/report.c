@@ -119,15 +119,22 @@ int64_t report_status(struct agent *a)
 	/* Best effort: a failure leaves the array empty rather than the
 	 * report unsent (pgstatus never blocks longer than its timeouts). */
 	if (pgstatus_collect(&a->exec_config, &databases) < 0)
-		databases = json_array();
+		databases = NULL;
+	/* An empty array is left out: a controller reads a missing
+	 * `databases` as none, and one from before datastores refuses the
+	 * member. */
+	if (json_array_size(databases) == 0) {
+		json_decref(databases);
+		databases = NULL;
+	}
 	if (a->cert_not_after > 0)
 		format_rfc3339(a->cert_not_after, na);
-	body = json_pack("{s:{s:s,s:I,s:I,s:I,s:I,s:s?},s:O,s:{},s:O}", "agent", "version", CAIRN_VERSION_STRING,
+	body = json_pack("{s:{s:s,s:I,s:I,s:I,s:I,s:s?},s:O,s:{},s:O*}", "agent", "version", CAIRN_VERSION_STRING,
 			 "settled_seq", (json_int_t)a->state.settled_seq, "accepted_seq",
 			 (json_int_t)a->state.accepted_seq, "journal_open", (json_int_t)a->journal_open,
 			 "rejected_unreadable", (json_int_t)a->rejected_unreadable, "cert_not_after",
 			 na[0] ? na : NULL, "facts", facts ? facts : json_null(), "health", "databases",
-			 databases ? databases : json_null());
+			 databases);
 	if (!body)
 		return REPORT_STATUS_DEFAULT_S;
 	r = client_request_json(a->client, "POST", url, body, CLIENT_BODY_MAX_DEFAULT, CLIENT_TIMEOUT_DEFAULT_S,

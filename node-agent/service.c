@@ -59,41 +59,41 @@
 #include "service.h"
 #include "util.h"
 
-#define SERVICE_FILE_MAX (64 * 1024)      /* <name>.json */
-#define SERVICE_ARGS_MAX 128              /* argv and env entries */
-#define SERVICE_ARG_LEN_MAX 4096          /* one argv/env entry */
-#define SERVICE_GROUPS_MAX 256            /* supplementary groups */
+#define SERVICE_FILE_MAX (64 * 1024)       /* <name>.json */
+#define SERVICE_ARGS_MAX 128               /* argv and env entries */
+#define SERVICE_ARG_LEN_MAX 4096           /* one argv/env entry */
+#define SERVICE_GROUPS_MAX 256             /* supplementary groups */
 #define SERVICE_LOG_MAX (16 * 1024 * 1024) /* <name>.log rotated to .log.1 beyond this */
-#define SERVICE_LOG_TAIL 2048             /* bytes of the log shown after a failed start */
+#define SERVICE_LOG_TAIL 2048              /* bytes of the log shown after a failed start */
 #define SERVICE_BACKOFF_BASE_MS 1000
 #define SERVICE_BACKOFF_MAX_MS (60 * 1000)
 #define SERVICE_BACKOFF_RESET_MS (60 * 1000) /* up this long: failures forgotten */
 #define SERVICE_STOP_TIMEOUT_DEFAULT_MS (30 * 1000)
-#define SERVICE_KILL_WAIT_MS (5 * 1000)   /* after SIGKILL */
+#define SERVICE_KILL_WAIT_MS (5 * 1000) /* after SIGKILL */
 #define SERVICE_POLL_MS 50
-#define SERVICE_SYSTEMD_CHECK_MS (30 * 1000) /* systemd: how often supervise looks at wanted units */
+#define SERVICE_SYSTEMD_CHECK_MS (30 * 1000) /* systemd: wanted units checked this often */
 #define SERVICE_UNIT_DIR "/etc/systemd/system"
 #define SERVICE_PATH "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 struct service {
-	char *name;              /* [a-z0-9-]{1,64} */
-	json_t *spec;            /* the spec as stored (owned) */
-	bool wanted;             /* wanted running */
-	pid_t pid;               /* main pid, 0 when not running (direct) */
-	uint64_t start_time;     /* of pid, in clock ticks since boot (/proc/<pid>/stat field 22) */
-	bool child;              /* pid is our own child (waitpid works) */
-	int64_t up_since_ms;     /* monotonic, when pid was started or adopted */
-	int64_t next_start_ms;   /* monotonic, earliest restart after a death */
-	unsigned failures;       /* deaths in a row (backoff exponent) */
+	char *name;            /* [a-z0-9-]{1,64} */
+	json_t *spec;          /* the spec as stored (owned) */
+	bool wanted;           /* wanted running */
+	pid_t pid;             /* main pid, 0 when not running (direct) */
+	uint64_t start_time;   /* of pid, in clock ticks since boot (/proc/<pid>/stat field 22) */
+	bool child;            /* pid is our own child (waitpid works) */
+	int64_t up_since_ms;   /* monotonic, when pid was started or adopted */
+	int64_t next_start_ms; /* monotonic, earliest restart after a death */
+	unsigned failures;     /* deaths in a row (backoff exponent) */
 	struct service *next;
 };
 
 struct services {
-	pthread_mutex_t lock;    /* guards everything below and the files */
-	char *dir;               /* <state_dir>/services */
-	bool systemd;            /* the systemd backend, else direct */
-	sd_bus *bus;             /* systemd: the system bus (lazily opened) */
-	int64_t systemd_check_ms;/* systemd: next look at wanted units */
+	pthread_mutex_t lock;     /* guards everything below and the files */
+	char *dir;                /* <state_dir>/services */
+	bool systemd;             /* the systemd backend, else direct */
+	sd_bus *bus;              /* systemd: the system bus (lazily opened) */
+	int64_t systemd_check_ms; /* systemd: next look at wanted units */
 	struct service *list;
 };
 
@@ -113,7 +113,8 @@ static bool service_name_is_valid(const char *name)
 	if (n == 0 || n > SERVICE_NAME_MAX)
 		return false;
 	for (size_t i = 0; i < n; i++)
-		if (!((name[i] >= 'a' && name[i] <= 'z') || (name[i] >= '0' && name[i] <= '9') || name[i] == '-'))
+		if (!((name[i] >= 'a' && name[i] <= 'z') || (name[i] >= '0' && name[i] <= '9') ||
+		      name[i] == '-'))
 			return false;
 	return true;
 }
@@ -170,7 +171,8 @@ static int service_spec_to_json(const struct service_spec *spec, json_t **ret)
 	size_t n = 0;
 	int r;
 
-	if (!spec || !service_name_is_valid(spec->name) || !spec->argv || !spec->argv[0] || spec->argv[0][0] != '/')
+	if (!spec || !service_name_is_valid(spec->name) || !spec->argv || !spec->argv[0] ||
+	    spec->argv[0][0] != '/')
 		return -EINVAL;
 	if (!spec->user || !service_string_is_valid(spec->user) || streq(spec->user, "root"))
 		return -EPERM;
@@ -181,8 +183,9 @@ static int service_spec_to_json(const struct service_spec *spec, json_t **ret)
 		return -EPERM; /* never as root, whatever the name */
 	if (spec->cwd && (spec->cwd[0] != '/' || !service_string_is_valid(spec->cwd)))
 		return -EINVAL;
-	if (spec->stop_signal < 0 || spec->stop_signal >= NSIG || spec->reload_signal < 0 || spec->reload_signal >= NSIG ||
-	    spec->stop_timeout_ms < 0 || spec->stop_timeout_ms > 3600 * 1000)
+	if (spec->stop_signal < 0 || spec->stop_signal >= NSIG || spec->reload_signal < 0 ||
+	    spec->reload_signal >= NSIG || spec->stop_timeout_ms < 0 ||
+	    spec->stop_timeout_ms > 3600 * 1000)
 		return -EINVAL;
 	argv = json_array();
 	env = json_array();
@@ -203,10 +206,12 @@ static int service_spec_to_json(const struct service_spec *spec, json_t **ret)
 		if (json_array_append_new(env, json_string(*e)) < 0)
 			return -ENOMEM;
 	}
-	o = json_pack("{s:O, s:O, s:s, s:s?, s:i, s:i, s:I}", "argv", argv, "env", env, "user", spec->user, "cwd",
-		      spec->cwd, "stop_signal", spec->stop_signal ? spec->stop_signal : SIGTERM, "reload_signal",
-		      spec->reload_signal, "stop_timeout_ms",
-		      (json_int_t)(spec->stop_timeout_ms ? spec->stop_timeout_ms : SERVICE_STOP_TIMEOUT_DEFAULT_MS));
+	o = json_pack("{s:O, s:O, s:s, s:s?, s:i, s:i, s:I}", "argv", argv, "env", env, "user",
+	              spec->user, "cwd", spec->cwd, "stop_signal",
+	              spec->stop_signal ? spec->stop_signal : SIGTERM, "reload_signal",
+	              spec->reload_signal, "stop_timeout_ms",
+	              (json_int_t)(spec->stop_timeout_ms ? spec->stop_timeout_ms
+	                                                 : SERVICE_STOP_TIMEOUT_DEFAULT_MS));
 	if (!o)
 		return -ENOMEM;
 	*ret = TAKE_PTR(o);
@@ -221,8 +226,8 @@ static int service_save(struct services *s, struct service *sv)
 
 	path = service_path(s, sv->name, ".json");
 	o = json_pack("{s:s, s:O, s:s, s:I, s:I}", "name", sv->name, "spec", sv->spec, "wanted",
-		      sv->wanted ? "running" : "stopped", "pid", (json_int_t)sv->pid, "start_time",
-		      (json_int_t)sv->start_time);
+	              sv->wanted ? "running" : "stopped", "pid", (json_int_t)sv->pid, "start_time",
+	              (json_int_t)sv->start_time);
 	if (!path || !o)
 		return -ENOMEM;
 	text = json_dumps(o, JSON_SORT_KEYS | JSON_INDENT(1));
@@ -305,14 +310,16 @@ static bool service_check_locked(struct services *s, struct service *sv, int64_t
 		return true;
 
 	if (!have_status)
-		log_full(sv->wanted ? LOG_WARNING : LOG_INFO, 0, NULL, "service %s: pid %d ended", sv->name,
-			 (int)sv->pid);
+		log_full(sv->wanted ? LOG_WARNING : LOG_INFO, 0, NULL, "service %s: pid %d ended",
+		         sv->name, (int)sv->pid);
 	else if (WIFEXITED(status))
-		log_full(sv->wanted ? LOG_WARNING : LOG_INFO, 0, NULL, "service %s: pid %d exited with status %d",
-			 sv->name, (int)sv->pid, WEXITSTATUS(status));
+		log_full(sv->wanted ? LOG_WARNING : LOG_INFO, 0, NULL,
+		         "service %s: pid %d exited with status %d", sv->name, (int)sv->pid,
+		         WEXITSTATUS(status));
 	else if (WIFSIGNALED(status))
-		log_full(sv->wanted ? LOG_WARNING : LOG_INFO, 0, NULL, "service %s: pid %d killed by signal %d",
-			 sv->name, (int)sv->pid, WTERMSIG(status));
+		log_full(sv->wanted ? LOG_WARNING : LOG_INFO, 0, NULL,
+		         "service %s: pid %d killed by signal %d", sv->name, (int)sv->pid,
+		         WTERMSIG(status));
 	if (now - sv->up_since_ms >= SERVICE_BACKOFF_RESET_MS)
 		sv->failures = 0;
 	if (sv->wanted) {
@@ -361,7 +368,8 @@ static char **service_strv_from_json(json_t *a, const char *extra)
 
 	if (!v)
 		return NULL;
-	json_array_foreach(a, i, e) {
+	json_array_foreach(a, i, e)
+	{
 		v[k] = strdup(json_string_value(e) ? json_string_value(e) : "");
 		if (!v[k++])
 			goto fail;
@@ -414,7 +422,7 @@ static int service_launch_prepare(struct services *s, struct service *sv, struct
 	_cleanup_free_ char *buf = NULL;
 	int r, n = SERVICE_GROUPS_MAX;
 
-	*l = (struct service_launch){ .null_fd = -1, .log_fd = -1 };
+	*l = (struct service_launch){.null_fd = -1, .log_fd = -1};
 	if (!user)
 		return -EINVAL;
 	buf = malloc(64 * 1024);
@@ -453,7 +461,7 @@ static int service_launch_prepare(struct services *s, struct service *sv, struct
 _Noreturn static void service_child(const struct service_launch *l)
 {
 	static const char msg[] = "cairn-agent: could not start the service\n";
-	struct sigaction sa = { .sa_handler = SIG_DFL };
+	struct sigaction sa = {.sa_handler = SIG_DFL};
 	sigset_t none;
 
 	(void)setsid();
@@ -464,7 +472,8 @@ _Noreturn static void service_child(const struct service_launch *l)
 	if (dup2(l->null_fd, 0) < 0 || dup2(l->log_fd, 1) < 0 || dup2(l->log_fd, 2) < 0)
 		_exit(127);
 	(void)syscall(SYS_close_range, 3U, ~0U, 0U);
-	if (setgroups((size_t)l->ngroups, l->groups) < 0 || setgid(l->gid) < 0 || setuid(l->uid) < 0)
+	if (setgroups((size_t)l->ngroups, l->groups) < 0 || setgid(l->gid) < 0 ||
+	    setuid(l->uid) < 0)
 		goto fail;
 	if (setuid(0) == 0 || getuid() == 0 || geteuid() == 0 || getegid() == 0)
 		goto fail; /* root could be regained: refuse */
@@ -527,7 +536,7 @@ static int service_signal_locked(struct service *sv, int sig)
 
 static void service_sleep_ms(int64_t ms)
 {
-	struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000 };
+	struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000};
 
 	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
 		;
@@ -563,8 +572,9 @@ static int service_direct_stop(struct services *s, const char *name)
 				break;
 		}
 		if (round == 0) {
-			log_warning("service %s: pid %d did not stop within %" PRId64 " ms: SIGKILL", name,
-				    (int)sv->pid, timeout);
+			log_warning("service %s: pid %d did not stop within %" PRId64
+			            " ms: SIGKILL",
+			            name, (int)sv->pid, timeout);
 			if (sv->pid > 1)
 				(void)kill(-sv->pid, SIGKILL);
 			(void)service_signal_locked(sv, SIGKILL);
@@ -621,14 +631,22 @@ static int service_unit_quote(FILE *f, const char *s, bool dollar)
 static const char *service_signal_name(int sig)
 {
 	switch (sig) {
-	case SIGTERM: return "TERM";
-	case SIGINT: return "INT";
-	case SIGQUIT: return "QUIT";
-	case SIGHUP: return "HUP";
-	case SIGUSR1: return "USR1";
-	case SIGUSR2: return "USR2";
-	case SIGKILL: return "KILL";
-	default: return NULL;
+	case SIGTERM:
+		return "TERM";
+	case SIGINT:
+		return "INT";
+	case SIGQUIT:
+		return "QUIT";
+	case SIGHUP:
+		return "HUP";
+	case SIGUSR1:
+		return "USR1";
+	case SIGUSR2:
+		return "USR2";
+	case SIGKILL:
+		return "KILL";
+	default:
+		return NULL;
 	}
 }
 
@@ -639,7 +657,8 @@ static int service_unit_render_json(const char *name, json_t *spec, char **ret_t
 	FILE *f;
 	json_t *e;
 	const char *cwd = json_string_value(json_object_get(spec, "cwd"));
-	const char *stop = service_signal_name((int)json_integer_value(json_object_get(spec, "stop_signal")));
+	const char *stop =
+	        service_signal_name((int)json_integer_value(json_object_get(spec, "stop_signal")));
 	int reload = (int)json_integer_value(json_object_get(spec, "reload_signal"));
 	int64_t timeout = json_integer_value(json_object_get(spec, "stop_timeout_ms"));
 
@@ -649,28 +668,37 @@ static int service_unit_render_json(const char *name, json_t *spec, char **ret_t
 	if (!f)
 		return -ENOMEM;
 	fprintf(f,
-		"# Written by cairn-agent from its service record %s.json: do not edit.\n"
-		"[Unit]\n"
-		"Description=Cairn service %s\n"
-		"After=network-online.target\n"
-		"Wants=network-online.target\n"
-		"\n"
-		"[Service]\n"
-		"Type=simple\n"
-		"User=%s\n",
-		name, name, json_string_value(json_object_get(spec, "user")));
+	        "# Written by cairn-agent from its service record %s.json: do not edit.\n"
+	        "[Unit]\n"
+	        "Description=Cairn service %s\n"
+	        "After=network-online.target\n"
+	        "Wants=network-online.target\n"
+	        "\n"
+	        "[Service]\n"
+	        "Type=simple\n"
+	        "User=%s\n",
+	        name, name, json_string_value(json_object_get(spec, "user")));
 	if (cwd) {
+		/* A path setting: no quotes (systemd takes them as part of
+		 * the path), only specifiers escaped; it is absolute, so no
+		 * leading '-' or '~' changes its meaning. */
 		fputs("WorkingDirectory=", f);
-		service_unit_quote(f, cwd, false);
+		for (const char *p = cwd; *p; p++) {
+			if (*p == '%')
+				fputc('%', f);
+			fputc(*p, f);
+		}
 		fputc('\n', f);
 	}
-	json_array_foreach(json_object_get(spec, "env"), i, e) {
+	json_array_foreach(json_object_get(spec, "env"), i, e)
+	{
 		fputs("Environment=", f);
 		service_unit_quote(f, json_string_value(e), false);
 		fputc('\n', f);
 	}
 	fputs("ExecStart=", f);
-	json_array_foreach(json_object_get(spec, "argv"), i, e) {
+	json_array_foreach(json_object_get(spec, "argv"), i, e)
+	{
 		if (i > 0)
 			fputc(' ', f);
 		service_unit_quote(f, json_string_value(e), true);
@@ -679,16 +707,16 @@ static int service_unit_render_json(const char *name, json_t *spec, char **ret_t
 	if (reload)
 		fprintf(f, "ExecReload=/bin/kill -%s $MAINPID\n", service_signal_name(reload));
 	fprintf(f,
-		"KillSignal=SIG%s\n"
-		"KillMode=mixed\n"
-		"TimeoutStopSec=%" PRId64 "ms\n"
-		"Restart=on-failure\n"
-		"RestartSec=1s\n"
-		"NoNewPrivileges=yes\n"
-		"\n"
-		"[Install]\n"
-		"WantedBy=multi-user.target\n",
-		stop, timeout);
+	        "KillSignal=SIG%s\n"
+	        "KillMode=mixed\n"
+	        "TimeoutStopSec=%" PRId64 "ms\n"
+	        "Restart=on-failure\n"
+	        "RestartSec=1s\n"
+	        "NoNewPrivileges=yes\n"
+	        "\n"
+	        "[Install]\n"
+	        "WantedBy=multi-user.target\n",
+	        stop, timeout);
 	if (fclose(f) != 0)
 		return -ENOMEM;
 	*ret_text = TAKE_PTR(text);
@@ -709,8 +737,8 @@ int service_unit_render(const struct service_spec *spec, char **ret_text)
 #define SD_DEST "org.freedesktop.systemd1"
 #define SD_PATH "/org/freedesktop/systemd1"
 #define SD_MANAGER "org.freedesktop.systemd1.Manager"
-#define SD_JOB_WAIT_MS (120 * 1000) /* a unit job (start, stop…) must leave the queue within this */
-
+#define SD_JOB_WAIT_MS (120 * 1000) /* a unit job (start, stop…) must leave the queue within this \
+	                             */
 
 static int service_unit_name(const char *name, char ret[static SERVICE_NAME_MAX + 16])
 {
@@ -743,8 +771,8 @@ static int service_bus_wait_job(sd_bus *bus, const char *job)
 		_cleanup_free_ char *state = NULL;
 		int r;
 
-		r = sd_bus_get_property_string(bus, SD_DEST, job, "org.freedesktop.systemd1.Job", "State", &err,
-					       &state);
+		r = sd_bus_get_property_string(bus, SD_DEST, job, "org.freedesktop.systemd1.Job",
+		                               "State", &err, &state);
 		if (r < 0)
 			return 0; /* the job object is gone: finished */
 		if (now_mono_ms() >= deadline)
@@ -767,10 +795,14 @@ static int service_bus_unit_job(struct services *s, const char *method, const ch
 	r = service_bus(s, &bus);
 	if (r < 0)
 		return log_warning_errno(r, "service %s: cannot reach the system bus", name);
-	r = sd_bus_call_method(bus, SD_DEST, SD_PATH, SD_MANAGER, method, &err, &reply, "ss", unit, "replace");
+	r = sd_bus_call_method(bus, SD_DEST, SD_PATH, SD_MANAGER, method, &err, &reply, "ss", unit,
+	                       "replace");
+	if (r < 0 && streq(method, "StopUnit") &&
+	    sd_bus_error_has_name(&err, "org.freedesktop.systemd1.NoSuchUnit"))
+		return 0; /* never loaded: stopped */
 	if (r < 0)
 		return log_warning_errno(r, "service %s: %s %s failed: %s", name, method, unit,
-					 err.message ? err.message : "error");
+		                         err.message ? err.message : "error");
 	r = sd_bus_message_read(reply, "o", &job);
 	if (r < 0)
 		return r;
@@ -789,7 +821,8 @@ static int service_bus_daemon_reload(struct services *s)
 		return r;
 	r = sd_bus_call_method(bus, SD_DEST, SD_PATH, SD_MANAGER, "Reload", &err, NULL, "");
 	if (r < 0)
-		log_warning_errno(r, "systemd Reload failed: %s", err.message ? err.message : "error");
+		log_warning_errno(r, "systemd Reload failed: %s",
+		                  err.message ? err.message : "error");
 	return r;
 }
 
@@ -810,15 +843,15 @@ static int service_bus_status(struct services *s, const char *name, pid_t *ret_p
 	r = sd_bus_path_encode(SD_PATH "/unit", unit, &path);
 	if (r < 0)
 		return r;
-	r = sd_bus_get_property_string(bus, SD_DEST, path, "org.freedesktop.systemd1.Unit", "ActiveState", &err,
-				       &state);
+	r = sd_bus_get_property_string(bus, SD_DEST, path, "org.freedesktop.systemd1.Unit",
+	                               "ActiveState", &err, &state);
 	if (r < 0)
 		return 0;
 	if (!streq(state, "active") && !streq(state, "reloading"))
 		return 0;
 	sd_bus_error_free(&err);
-	(void)sd_bus_get_property_trivial(bus, SD_DEST, path, "org.freedesktop.systemd1.Service", "MainPID", &err,
-					  'u', &pid);
+	(void)sd_bus_get_property_trivial(bus, SD_DEST, path, "org.freedesktop.systemd1.Service",
+	                                  "MainPID", &err, 'u', &pid);
 	if (ret_pid)
 		*ret_pid = (pid_t)pid;
 	return 1;
@@ -884,9 +917,10 @@ static int services_load(struct services *s)
 			return -ENOMEM;
 		if (read_file_full(path, SERVICE_FILE_MAX, &text, NULL) < 0 ||
 		    !(o = json_loads(text, JSON_REJECT_DUPLICATES, NULL)) ||
-		    json_unpack(o, "{s:o, s:s, s:I, s:I}", "spec", &spec, "wanted", &wanted, "pid", &pid, "start_time",
-				&start) < 0 ||
-		    !json_is_array(json_object_get(spec, "argv")) || !json_is_string(json_object_get(spec, "user"))) {
+		    json_unpack(o, "{s:o, s:s, s:I, s:I}", "spec", &spec, "wanted", &wanted, "pid",
+		                &pid, "start_time", &start) < 0 ||
+		    !json_is_array(json_object_get(spec, "argv")) ||
+		    !json_is_string(json_object_get(spec, "user"))) {
 			log_warning("service record %s is unreadable: ignored", path);
 			continue;
 		}
@@ -897,7 +931,8 @@ static int services_load(struct services *s)
 		sv->spec = json_incref(spec);
 		sv->wanted = streq(wanted, "running");
 		sv->up_since_ms = now_mono_ms();
-		if (pid > 1 && pid <= INT32_MAX && service_proc_alive((pid_t)pid, (uint64_t)start)) {
+		if (pid > 1 && pid <= INT32_MAX &&
+		    service_proc_alive((pid_t)pid, (uint64_t)start)) {
 			sv->pid = (pid_t)pid;
 			sv->start_time = (uint64_t)start;
 			log_info("service %s: adopted running pid %d", sv->name, (int)sv->pid);
@@ -958,8 +993,8 @@ void services_free(struct services *s)
 
 /* Polls ready() (without the lock) until true, the process died, or the
  * deadline.  Returns 0, -ETIMEDOUT or -ESRCH (it died and is not up). */
-static int service_wait_ready(struct services *s, const char *name, bool (*ready)(void *userdata), void *userdata,
-			      int64_t timeout_ms)
+static int service_wait_ready(struct services *s, const char *name, bool (*ready)(void *userdata),
+                              void *userdata, int64_t timeout_ms)
 {
 	int64_t deadline = now_mono_ms() + MAX(timeout_ms, (int64_t)0);
 
@@ -968,7 +1003,8 @@ static int service_wait_ready(struct services *s, const char *name, bool (*ready
 
 		/* Alive before and after a successful probe: a port answered
 		 * by some other process while ours dies is not ready. */
-		if (running == 1 && (!ready || ready(userdata)) && service_status(s, name, NULL) == 1)
+		if (running == 1 && (!ready || ready(userdata)) &&
+		    service_status(s, name, NULL) == 1)
 			return 0;
 		if (now_mono_ms() >= deadline)
 			break;
@@ -978,8 +1014,8 @@ static int service_wait_ready(struct services *s, const char *name, bool (*ready
 	return -ETIMEDOUT;
 }
 
-int service_start(struct services *s, const struct service_spec *spec, bool (*ready)(void *userdata), void *userdata,
-		  int64_t timeout_ms)
+int service_start(struct services *s, const struct service_spec *spec,
+                  bool (*ready)(void *userdata), void *userdata, int64_t timeout_ms)
 {
 	_cleanup_json_ json_t *o = NULL;
 	struct service *sv;
@@ -1017,7 +1053,8 @@ int service_start(struct services *s, const struct service_spec *spec, bool (*re
 		if (r > 0)
 			r = service_bus_daemon_reload(s);
 		if (r >= 0)
-			r = service_bus_unit_job(s, changed && active ? "RestartUnit" : "StartUnit", spec->name);
+			r = service_bus_unit_job(s, changed && active ? "RestartUnit" : "StartUnit",
+			                         spec->name);
 		pthread_mutex_unlock(&s->lock);
 		if (r < 0)
 			return r;
@@ -1063,13 +1100,14 @@ int service_stop(struct services *s, const char *name)
 	sv->wanted = false;
 	r = service_save(s, sv);
 	if (r >= 0)
-		r = s->systemd ? service_bus_unit_job(s, "StopUnit", name) : service_direct_stop(s, name);
+		r = s->systemd ? service_bus_unit_job(s, "StopUnit", name)
+		               : service_direct_stop(s, name);
 	pthread_mutex_unlock(&s->lock);
 	return r;
 }
 
-int service_restart(struct services *s, const char *name, bool (*ready)(void *userdata), void *userdata,
-		    int64_t timeout_ms)
+int service_restart(struct services *s, const char *name, bool (*ready)(void *userdata),
+                    void *userdata, int64_t timeout_ms)
 {
 	struct service *sv;
 	int r;
@@ -1198,7 +1236,8 @@ void services_supervise(struct services *s, int64_t now_ms)
 
 					if (r > 0)
 						(void)service_bus_daemon_reload(s);
-					log_notice("service %s: wanted but inactive: starting", sv->name);
+					log_notice("service %s: wanted but inactive: starting",
+					           sv->name);
 					(void)service_bus_unit_job(s, "StartUnit", sv->name);
 				}
 		}
@@ -1208,13 +1247,15 @@ void services_supervise(struct services *s, int64_t now_ms)
 	for (struct service *sv = s->list; sv; sv = sv->next) {
 		int r;
 
-		if (service_check_locked(s, sv, now_ms) || !sv->wanted || now_ms < sv->next_start_ms)
+		if (service_check_locked(s, sv, now_ms) || !sv->wanted ||
+		    now_ms < sv->next_start_ms)
 			continue;
 		r = service_spawn(s, sv, now_ms);
 		if (r < 0) {
 			int64_t delay = SERVICE_BACKOFF_BASE_MS;
 
-			for (unsigned i = 0; i < sv->failures && delay < SERVICE_BACKOFF_MAX_MS; i++)
+			for (unsigned i = 0; i < sv->failures && delay < SERVICE_BACKOFF_MAX_MS;
+			     i++)
 				delay *= 2;
 			sv->next_start_ms = now_ms + MIN(delay, (int64_t)SERVICE_BACKOFF_MAX_MS);
 			sv->failures++;

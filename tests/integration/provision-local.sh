@@ -82,7 +82,10 @@ for n in a b; do
 		       grep -qx 'token_file = $LD/$name/etc/join.token' '$LD/$name/etc/agent.conf' &&
 		       ! grep -q '^state_dir = /var/lib/cairn\$' '$LD/$name/etc/agent.conf'"
 	if id postgres >/dev/null 2>&1; then
-		h_check "user postgres can reach the db dir of $n" runuser -u postgres -- test -x "$LD/$name/db"
+		h_check "user postgres can reach the db and tls dirs of $n" \
+			runuser -u postgres -- sh -c "test -x '$LD/$name/db' && test -x '$LD/$name/tls'"
+		h_check "user postgres cannot read the etc dir (join token) of $n" \
+			runuser -u postgres -- sh -c "! ls '$LD/$name/etc' >/dev/null 2>&1"
 	fi
 	h_check "the token is not in the agent's argv" \
 		sh -c "! tr '\\0' ' ' </proc/${PID[$n]}/cmdline | grep -qF '${UDTOK[$n]}'"

@@ -42,7 +42,7 @@ static char test_dir[] = "/tmp/cairn-test-service-XXXXXX";
 
 static void test_sleep_ms(int64_t ms)
 {
-	struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000 };
+	struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000};
 
 	nanosleep(&ts, NULL);
 }
@@ -69,16 +69,16 @@ static long test_pid_uid(pid_t pid)
 	return strtol(p + 5, NULL, 10);
 }
 
-static const char *const sleep_argv[] = { "/bin/sleep", "1000", NULL };
-static const char *const sleep_env[] = { "CAIRN_TEST=1", NULL };
+static const char *const sleep_argv[] = {"/bin/sleep", "1000", NULL};
+static const char *const sleep_env[] = {"CAIRN_TEST=1", NULL};
 
 static const struct service_spec sleep_spec = {
-	.name = "test-sleep",
-	.argv = sleep_argv,
-	.env = sleep_env,
-	.user = "nobody",
-	.stop_signal = SIGTERM,
-	.stop_timeout_ms = 5000,
+        .name = "test-sleep",
+        .argv = sleep_argv,
+        .env = sleep_env,
+        .user = "nobody",
+        .stop_signal = SIGTERM,
+        .stop_timeout_ms = 5000,
 };
 
 static int ready_calls;
@@ -160,14 +160,72 @@ static void test_direct_lifecycle(void **state)
 	services_free(s);
 }
 
+/* A service that ignores its stop signal is killed (with its session)
+ * after stop_timeout_ms; the reload signal reaches it; its output goes to
+ * <state_dir>/services/<name>.log; a changed spec restarts it. */
+static void test_direct_signals(void **state)
+{
+	(void)state;
+	const char *const argv[] = {"/bin/sh", "-c",
+	                            "trap '' TERM; trap 'echo got-hup' HUP; echo started $CAIRN_X; "
+	                            "while :; do sleep 0.05; done",
+	                            NULL};
+	const char *const env1[] = {"CAIRN_X=one", NULL};
+	const char *const env2[] = {"CAIRN_X=two", NULL};
+	struct service_spec spec = {
+	        .name = "test-stubborn",
+	        .argv = argv,
+	        .env = env1,
+	        .user = "nobody",
+	        .stop_signal = SIGTERM,
+	        .reload_signal = SIGHUP,
+	        .stop_timeout_ms = 300,
+	};
+	_cleanup_free_ char *services = path_join(test_dir, "services");
+	_cleanup_free_ char *logp = path_join(services, "test-stubborn.log");
+	struct services *s = NULL;
+	pid_t pid = 0, pid2 = 0;
+	int64_t t0;
+
+	if (geteuid() != 0)
+		skip();
+	assert_int_equal(services_new(test_dir, "direct", &s), 0);
+	assert_int_equal(service_start(s, &spec, NULL, NULL, 5000), 0);
+	assert_int_equal(service_status(s, "test-stubborn", &pid), 1);
+	test_sleep_ms(200);
+	assert_int_equal(service_reload(s, "test-stubborn"), 0);
+	test_sleep_ms(300);
+	{
+		_cleanup_free_ char *data = NULL;
+
+		assert_int_equal(read_file_full(logp, 65536, &data, NULL), 0);
+		assert_non_null(strstr(data, "started one\n"));
+		assert_non_null(strstr(data, "got-hup\n"));
+	}
+	/* Changed environment: restarted (SIGTERM ignored, so SIGKILL). */
+	spec.env = env2;
+	t0 = now_mono_ms();
+	assert_int_equal(service_start(s, &spec, NULL, NULL, 5000), 0);
+	assert_true(now_mono_ms() - t0 >= 300);
+	assert_int_equal(service_status(s, "test-stubborn", &pid2), 1);
+	assert_true(pid2 != pid);
+	assert_int_equal(kill(pid, 0), -1);
+	t0 = now_mono_ms();
+	assert_int_equal(service_stop(s, "test-stubborn"), 0);
+	assert_true(now_mono_ms() - t0 >= 300);
+	assert_int_equal(kill(pid2, 0), -1);
+	assert_int_equal(service_remove(s, "test-stubborn"), 0);
+	services_free(s);
+}
+
 static void test_refusals(void **state)
 {
 	(void)state;
 	struct services *s = NULL;
-	const char *const argv[] = { "/bin/sleep", "1", NULL };
-	const char *const rel[] = { "sleep", "1", NULL };
-	const char *const nl[] = { "/bin/sleep", "1\n2", NULL };
-	struct service_spec spec = { .name = "test-root", .argv = argv, .user = "root" };
+	const char *const argv[] = {"/bin/sleep", "1", NULL};
+	const char *const rel[] = {"sleep", "1", NULL};
+	const char *const nl[] = {"/bin/sleep", "1\n2", NULL};
+	struct service_spec spec = {.name = "test-root", .argv = argv, .user = "root"};
 
 	assert_int_equal(services_new(test_dir, "direct", &s), 0);
 	assert_int_equal(service_start(s, &spec, NULL, NULL, 100), -EPERM);
@@ -182,39 +240,67 @@ static void test_refusals(void **state)
 	spec.argv = nl;
 	assert_int_equal(service_start(s, &spec, NULL, NULL, 100), -EINVAL);
 	assert_int_equal(service_status(s, "test-root", NULL), -ENOENT);
-	assert_int_equal(services_new(test_dir, "upstart", &(struct services *){ NULL }), -EINVAL);
+	assert_int_equal(services_new(test_dir, "upstart", &(struct services *){NULL}), -EINVAL);
 	services_free(s);
 }
 
 static void test_unit_render(void **state)
 {
 	(void)state;
-	const char *const argv[] = { "/usr/bin/prometheus-postgres-exporter", "--web.listen-address=198.18.0.11:9187",
-				     "--x=a b\"c\\d$HOME%n", NULL };
-	const char *const env[] = { "DATA_SOURCE_NAME=host=/var/lib/cairn-db/x/run user=cairn_monitor", NULL };
+	const char *const argv[] = {"/usr/bin/prometheus-postgres-exporter",
+	                            "--web.listen-address=198.18.0.11:9187", "--x=a b\"c\\d$HOME%n",
+	                            NULL};
+	const char *const env[] = {
+	        "DATA_SOURCE_NAME=host=/var/lib/cairn-db/x/run user=cairn_monitor", NULL};
 	struct service_spec spec = {
-		.name = "postgres-exporter-x",
-		.argv = argv,
-		.env = env,
-		.user = "nobody",
-		.cwd = "/",
-		.stop_signal = SIGINT,
-		.reload_signal = SIGHUP,
-		.stop_timeout_ms = 60000,
+	        .name = "postgres-exporter-x",
+	        .argv = argv,
+	        .env = env,
+	        .user = "nobody",
+	        .cwd = "/",
+	        .stop_signal = SIGINT,
+	        .reload_signal = SIGHUP,
+	        .stop_timeout_ms = 60000,
 	};
 	_cleanup_free_ char *text = NULL, *text2 = NULL;
 
 	assert_int_equal(service_unit_render(&spec, &text), 0);
 	assert_non_null(strstr(text, "\n[Service]\nType=simple\nUser=nobody\n"));
-	assert_non_null(strstr(text, "\nWorkingDirectory=\"/\"\n"));
-	assert_non_null(strstr(text, "\nEnvironment=\"DATA_SOURCE_NAME=host=/var/lib/cairn-db/x/run user=cairn_monitor\"\n"));
-	assert_non_null(strstr(text, "\nExecStart=\"/usr/bin/prometheus-postgres-exporter\" "
-				     "\"--web.listen-address=198.18.0.11:9187\" \"--x=a b\\\"c\\\\d$$HOME%%n\"\n"));
+	assert_non_null(strstr(text, "\nWorkingDirectory=/\n"));
+	assert_non_null(strstr(text, "\nEnvironment=\"DATA_SOURCE_NAME=host=/var/lib/cairn-db/x/"
+	                             "run user=cairn_monitor\"\n"));
+	assert_non_null(strstr(
+	        text,
+	        "\nExecStart=\"/usr/bin/prometheus-postgres-exporter\" "
+	        "\"--web.listen-address=198.18.0.11:9187\" \"--x=a b\\\"c\\\\d$$HOME%%n\"\n"));
 	assert_non_null(strstr(text, "\nExecReload=/bin/kill -HUP $MAINPID\n"));
 	assert_non_null(strstr(text, "\nKillSignal=SIGINT\n"));
 	assert_non_null(strstr(text, "\nTimeoutStopSec=60000ms\n"));
 	assert_non_null(strstr(text, "\nRestart=on-failure\n"));
 	assert_non_null(strstr(text, "\n[Install]\nWantedBy=multi-user.target\n"));
+
+	/* systemd's own parser accepts it, where the tool is installed
+	 * (it works without a running systemd). */
+	if (access("/usr/bin/systemd-analyze", X_OK) == 0) {
+		_cleanup_free_ char *unit = path_join(test_dir, "cairn-test-render.service");
+		_cleanup_free_ char *vtext = NULL;
+		const char *const vargv[] = {"/bin/sleep", "1 2", "$x%y\"z", NULL};
+		const char *const cmd[] = {"/usr/bin/systemd-analyze", "verify", "--man=no", unit,
+		                           NULL};
+		struct service_spec v = spec;
+		struct proc_spec ps = {.argv = cmd, .timeout_ms = 60000};
+		struct proc_result res = {0};
+
+		v.argv = vargv;
+		assert_int_equal(service_unit_render(&v, &vtext), 0);
+		assert_int_equal(write_string_atomic(unit, vtext, 0644), 0);
+		assert_int_equal(proc_run(&ps, &res), 0);
+		if (res.exit_status != 0)
+			print_error("systemd-analyze: %s%s\n", res.out, res.err);
+		assert_int_equal(res.exit_status, 0);
+		proc_result_done(&res);
+		unlink(unit);
+	}
 
 	spec.reload_signal = 0;
 	spec.stop_signal = 0; /* SIGTERM by default */
@@ -225,54 +311,65 @@ static void test_unit_render(void **state)
 	assert_non_null(strstr(text2, "\nKillSignal=SIGTERM\n"));
 
 	spec.user = "root";
-	assert_int_equal(service_unit_render(&spec, &(char *){ NULL }), -EPERM);
+	assert_int_equal(service_unit_render(&spec, &(char *){NULL}), -EPERM);
 }
 
 static void test_exporter_params(void **state)
 {
 	(void)state;
-	struct exec_config cfg = { .state_dir = "/var/lib/cairn", .tls_dir = "/etc/cairn/tls" };
+	struct exec_config cfg = {.state_dir = "/var/lib/cairn", .tls_dir = "/etc/cairn/tls"};
 	char reason[EXEC_REASON_MAX];
-	_cleanup_json_ json_t *ok = json_pack("{s:i,s:i}", "node_exporter_port", 9100, "postgres_exporter_port", 9187);
-	_cleanup_json_ json_t *same = json_pack("{s:i,s:i}", "node_exporter_port", 9100, "postgres_exporter_port", 9100);
-	_cleanup_json_ json_t *extra =
-		json_pack("{s:i,s:i,s:s}", "node_exporter_port", 9100, "postgres_exporter_port", 9187, "path", "/x");
-	_cleanup_json_ json_t *big = json_pack("{s:i,s:i}", "node_exporter_port", 70000, "postgres_exporter_port", 9187);
-	_cleanup_free_ char *yml = exporter_web_config("/etc/cairn/tls/x/exporter.crt", "/etc/cairn/tls/x/exporter.key");
+	_cleanup_json_ json_t *ok =
+	        json_pack("{s:i,s:i}", "node_exporter_port", 9100, "postgres_exporter_port", 9187);
+	_cleanup_json_ json_t *same =
+	        json_pack("{s:i,s:i}", "node_exporter_port", 9100, "postgres_exporter_port", 9100);
+	_cleanup_json_ json_t *extra = json_pack("{s:i,s:i,s:s}", "node_exporter_port", 9100,
+	                                         "postgres_exporter_port", 9187, "path", "/x");
+	_cleanup_json_ json_t *big =
+	        json_pack("{s:i,s:i}", "node_exporter_port", 70000, "postgres_exporter_port", 9187);
+	_cleanup_free_ char *yml = exporter_web_config("/etc/cairn/tls/x/exporter.crt",
+	                                               "/etc/cairn/tls/x/exporter.key");
 
 	assert_int_equal(exec_exporter_install_validate(ok, &cfg, reason, sizeof(reason)), 0);
-	assert_int_equal(exec_exporter_install_validate(same, &cfg, reason, sizeof(reason)), -EINVAL);
-	assert_int_equal(exec_exporter_install_validate(extra, &cfg, reason, sizeof(reason)), -EINVAL);
-	assert_int_equal(exec_exporter_install_validate(big, &cfg, reason, sizeof(reason)), -EINVAL);
-	assert_non_null(strstr(yml, "tls_server_config:\n  cert_file: \"/etc/cairn/tls/x/exporter.crt\"\n"
-				    "  key_file: \"/etc/cairn/tls/x/exporter.key\"\n"));
+	assert_int_equal(exec_exporter_install_validate(same, &cfg, reason, sizeof(reason)),
+	                 -EINVAL);
+	assert_int_equal(exec_exporter_install_validate(extra, &cfg, reason, sizeof(reason)),
+	                 -EINVAL);
+	assert_int_equal(exec_exporter_install_validate(big, &cfg, reason, sizeof(reason)),
+	                 -EINVAL);
+	assert_non_null(
+	        strstr(yml, "tls_server_config:\n  cert_file: \"/etc/cairn/tls/x/exporter.crt\"\n"
+	                    "  key_file: \"/etc/cairn/tls/x/exporter.key\"\n"));
 }
 
 static void test_tls_owner(void **state)
 {
 	(void)state;
-	struct exec_config cfg = { .state_dir = "/var/lib/cairn", .tls_dir = "/etc/cairn/tls" };
+	struct exec_config cfg = {.state_dir = "/var/lib/cairn", .tls_dir = "/etc/cairn/tls"};
 	char reason[EXEC_REASON_MAX];
 	uid_t uid;
 	gid_t gid;
-	const char *owners[] = { "postgres", "prometheus" };
+	const char *owners[] = {"postgres", "prometheus"};
 
 	for (size_t i = 0; i < ELEMENTSOF(owners); i++) {
-		_cleanup_json_ json_t *p = json_pack("{s:[s],s:s,s:s,s:s}", "names", "a.example", "key_path",
-						     "/etc/cairn/tls/x/k", "cert_path", "/etc/cairn/tls/x/c", "owner",
-						     owners[i]);
+		_cleanup_json_ json_t *p = json_pack("{s:[s],s:s,s:s,s:s}", "names", "a.example",
+		                                     "key_path", "/etc/cairn/tls/x/k", "cert_path",
+		                                     "/etc/cairn/tls/x/c", "owner", owners[i]);
 
 		if (proc_user(owners[i], &uid, &gid) == 0)
-			assert_int_equal(exec_tls_issue_validate(p, &cfg, reason, sizeof(reason)), 0);
+			assert_int_equal(exec_tls_issue_validate(p, &cfg, reason, sizeof(reason)),
+			                 0);
 		else
-			assert_int_equal(exec_tls_issue_validate(p, &cfg, reason, sizeof(reason)), -EINVAL);
+			assert_int_equal(exec_tls_issue_validate(p, &cfg, reason, sizeof(reason)),
+			                 -EINVAL);
 	}
 	{
-		_cleanup_json_ json_t *p = json_pack("{s:[s],s:s,s:s,s:s}", "names", "a.example", "key_path",
-						     "/etc/cairn/tls/x/k", "cert_path", "/etc/cairn/tls/x/c", "owner",
-						     "nobody");
-		_cleanup_json_ json_t *q = json_pack("{s:[s],s:s,s:s,s:i}", "names", "a.example", "key_path",
-						     "/etc/cairn/tls/x/k", "cert_path", "/etc/cairn/tls/x/c", "owner", 0);
+		_cleanup_json_ json_t *p = json_pack("{s:[s],s:s,s:s,s:s}", "names", "a.example",
+		                                     "key_path", "/etc/cairn/tls/x/k", "cert_path",
+		                                     "/etc/cairn/tls/x/c", "owner", "nobody");
+		_cleanup_json_ json_t *q = json_pack("{s:[s],s:s,s:s,s:i}", "names", "a.example",
+		                                     "key_path", "/etc/cairn/tls/x/k", "cert_path",
+		                                     "/etc/cairn/tls/x/c", "owner", 0);
 
 		assert_int_equal(exec_tls_issue_validate(p, &cfg, reason, sizeof(reason)), -EINVAL);
 		assert_non_null(strstr(reason, "params.owner"));
@@ -287,19 +384,19 @@ static void test_exporter_install(void **state)
 	_cleanup_free_ char *tls = path_join(test_dir, "tls"), *db = path_join(test_dir, "db");
 	_cleanup_free_ char *tdir = NULL, *crt = NULL, *key = NULL, *pgname = NULL, *msg = NULL;
 	_cleanup_json_ json_t *facts = NULL, *out = NULL;
-	_cleanup_json_ json_t *params =
-		json_pack("{s:i,s:i}", "node_exporter_port", 19100, "postgres_exporter_port", 19187);
+	_cleanup_json_ json_t *params = json_pack("{s:i,s:i}", "node_exporter_port", 19100,
+	                                          "postgres_exporter_port", 19187);
 	_cleanup_pkey_ EVP_PKEY *pk = NULL, *cak = NULL;
 	_cleanup_x509_ X509 *cert = NULL, *ca = NULL;
 	_cleanup_free_ char *cafile = NULL;
 	char address[NODE_FACTS_ADDRESS_MAX], want[64];
-	struct pg_instance inst = { .version = "15", .port = 5432 };
+	struct pg_instance inst = {.version = "15", .port = 5432};
 	struct services *s = NULL;
 	uid_t uid;
 	gid_t gid;
 
-	if (geteuid() != 0 || access(EXPORTER_NODE_BIN, X_OK) < 0 || access(EXPORTER_POSTGRES_BIN, X_OK) < 0 ||
-	    proc_user(EXPORTER_USER, &uid, &gid) < 0)
+	if (geteuid() != 0 || access(EXPORTER_NODE_BIN, X_OK) < 0 ||
+	    access(EXPORTER_POSTGRES_BIN, X_OK) < 0 || proc_user(EXPORTER_USER, &uid, &gid) < 0)
 		skip();
 	assert_int_equal(node_facts_collect(NULL, &facts), 0);
 	if (node_facts_first_ipv4(facts, address) < 0)
@@ -316,8 +413,9 @@ static void test_exporter_install(void **state)
 	assert_int_equal(pki_ca_create(cak, "exporter-test-ca", 3600, &ca), 0);
 	assert_int_equal(pki_key_generate(&pk), 0);
 	{
-		const char *const names[] = { address, NULL };
-		struct pki_sign_opts o = { .cn = address, .names = names, .ttl_s = 3600, .usage = PKI_USAGE_SERVER };
+		const char *const names[] = {address, NULL};
+		struct pki_sign_opts o = {
+		        .cn = address, .names = names, .ttl_s = 3600, .usage = PKI_USAGE_SERVER};
 
 		assert_int_equal(pki_cert_issue(ca, cak, pk, &o, &cert), 0);
 	}
@@ -327,8 +425,9 @@ static void test_exporter_install(void **state)
 	assert_int_equal(chown(key, uid, gid), 0);
 	assert_int_equal(services_new(test_dir, "direct", &s), 0);
 
-	struct exec_config cfg = { .state_dir = test_dir, .tls_dir = tls, .db_dir = db, .services = s };
-	struct exec_context ctx = { .config = &cfg, .jti = "test", .ds = ds };
+	struct exec_config cfg = {
+	        .state_dir = test_dir, .tls_dir = tls, .db_dir = db, .services = s};
+	struct exec_context ctx = {.config = &cfg, .jti = "test", .ds = ds};
 
 	/* No instance yet: refused with a message. */
 	assert_int_equal(exec_exporter_install_run(params, &ctx, &out, &msg), -ENOENT);
@@ -343,9 +442,11 @@ static void test_exporter_install(void **state)
 	msg = NULL;
 	assert_int_equal(exec_exporter_install_run(params, &ctx, &out, &msg), 0);
 	snprintf(want, sizeof(want), "%s:19100", address);
-	assert_string_equal(json_string_value(json_array_get(json_object_get(out, "endpoints"), 0)), want);
+	assert_string_equal(json_string_value(json_array_get(json_object_get(out, "endpoints"), 0)),
+	                    want);
 	snprintf(want, sizeof(want), "%s:19187", address);
-	assert_string_equal(json_string_value(json_array_get(json_object_get(out, "endpoints"), 1)), want);
+	assert_string_equal(json_string_value(json_array_get(json_object_get(out, "endpoints"), 1)),
+	                    want);
 	assert_int_equal(service_status(s, EXPORTER_NODE_SERVICE, NULL), 1);
 	assert_int_equal(asprintf(&pgname, "postgres-exporter-%s", ds) > 0, 1);
 	assert_int_equal(service_status(s, pgname, NULL), 1);
@@ -370,8 +471,10 @@ static void test_exporter_install(void **state)
 	out = NULL;
 	assert_int_equal(exec_exporter_install_run(params, &ctx, &out, &msg), 0);
 
-	assert_int_equal(service_remove(s, EXPORTER_NODE_SERVICE), 0);
-	assert_int_equal(service_remove(s, pgname), 0);
+	assert_int_equal(exporter_remove(&cfg, ds), 0);
+	assert_int_equal(service_status(s, EXPORTER_NODE_SERVICE, NULL), -ENOENT);
+	assert_int_equal(service_status(s, pgname, NULL), -ENOENT);
+	assert_int_equal(exporter_remove(&cfg, ds), 0);
 	services_free(s);
 }
 
@@ -408,19 +511,21 @@ static int teardown_one(const char *path, const struct stat *st, int flag, struc
 static int teardown(void **state)
 {
 	(void)state;
-	if (getenv("TEST_KEEP")) return 0;
+	if (getenv("TEST_KEEP"))
+		return 0;
 	return nftw(test_dir, teardown_one, 16, FTW_DEPTH | FTW_PHYS);
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_direct_lifecycle),
-		cmocka_unit_test(test_refusals),
-		cmocka_unit_test(test_unit_render),
-		cmocka_unit_test(test_exporter_params),
-		cmocka_unit_test(test_tls_owner),
-		cmocka_unit_test_teardown(test_exporter_install, exporter_teardown),
+	        cmocka_unit_test(test_direct_lifecycle),
+	        cmocka_unit_test(test_direct_signals),
+	        cmocka_unit_test(test_refusals),
+	        cmocka_unit_test(test_unit_render),
+	        cmocka_unit_test(test_exporter_params),
+	        cmocka_unit_test(test_tls_owner),
+	        cmocka_unit_test_teardown(test_exporter_install, exporter_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

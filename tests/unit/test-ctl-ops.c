@@ -452,19 +452,30 @@ static void test_provision_run(void **state)
 	assert_true(now_mono_ms() - t0 < 5000);
 	provision_result_done(&r);
 
+	/* Exits without reading a large request: EPIPE, not SIGPIPE. */
+	char *deaf = write_script("deaf.sh", "#!/bin/sh\necho '{\"ok\":true}'\n");
+	size_t reqlen = 200000;
+	char *req = malloc(reqlen + 1);
+	memset(req, ' ', reqlen);
+	req[reqlen] = 0;
+	assert_int_equal(provision_run(deaf, 10, "t", req, &r), 0);
+	assert_true(r.ok);
+	provision_result_done(&r);
+	free(req);
+
 	char *big = write_script("big.sh", "#!/bin/sh\ncat >/dev/null\nhead -c 70000 /dev/zero | tr '\\0' a\n");
 	assert_int_equal(provision_run(big, 10, "t", "{}", &r), 0);
 	assert_false(r.ok);
 	assert_non_null(strstr(r.error, "longer"));
 	provision_result_done(&r);
 
-	const char *names[] = { "ok.sh", "no.sh", "exit.sh", "slow.sh", "daemon.sh", "big.sh" };
+	const char *names[] = { "ok.sh", "no.sh", "exit.sh", "slow.sh", "daemon.sh", "big.sh", "deaf.sh" };
 	for (size_t i = 0; i < sizeof(names) / sizeof(*names); i++) {
 		char *p = path_join(tmpdir, names[i]);
 		unlink(p);
 		free(p);
 	}
-	free(ok), free(no), free(ex), free(slow), free(daemon), free(big);
+	free(ok), free(no), free(ex), free(slow), free(daemon), free(big), free(deaf);
 	rmdir(tmpdir);
 }
 
