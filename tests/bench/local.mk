@@ -7,11 +7,23 @@ tests_bench_bench_dispatch_SOURCES = tests/bench/bench-dispatch.c
 tests_bench_bench_dispatch_CFLAGS = $(AM_CFLAGS) $(CURL_CFLAGS) $(JANSSON_CFLAGS) \
 	$(OPENSSL_CFLAGS) $(SQLITE_CFLAGS)
 tests_bench_bench_dispatch_LDADD = $(LIBCAIRN_LIBS) $(CURL_LIBS) -lm
-EXTRA_DIST += tests/bench/run-dispatch.sh
+EXTRA_DIST += tests/bench/run-dispatch.sh tests/bench/run-create.sh tests/bench/run-idle.sh
 
 # `make bench` runs the dispatch benchmark against the controller built here.
 # `make bench BENCH_AGENTS="1000 5000 10000"` picks the agent counts.
 BENCH_AGENTS = 1000 5000
-.PHONY: bench
-bench: tests/bench/bench-dispatch controller/cairn-controller
+# Then the datastore benchmarks (root, PostgreSQL 15, Patroni, etcd; they
+# print SKIP and are passed over when something is missing):
+# `make bench-create` (create → ready, 1 and 3 nodes) and `make bench-idle`
+# (idle agent next to a Patroni member) run one of them alone.
+.PHONY: bench bench-dispatch-run bench-create bench-idle
+bench: bench-dispatch-run bench-create bench-idle
+bench-dispatch-run: tests/bench/bench-dispatch controller/cairn-controller
 	top_builddir='$(abs_top_builddir)' bash $(abs_top_srcdir)/tests/bench/run-dispatch.sh $(BENCH_AGENTS)
+BENCH_DS_DEPS = controller/cairn-controller node-agent/cairn-agent cli/cairnctl
+bench-create: $(BENCH_DS_DEPS)
+	top_builddir='$(abs_top_builddir)' top_srcdir='$(abs_top_srcdir)' \
+		bash $(abs_top_srcdir)/tests/bench/run-create.sh || test $$? = 77
+bench-idle: $(BENCH_DS_DEPS)
+	top_builddir='$(abs_top_builddir)' top_srcdir='$(abs_top_srcdir)' \
+		bash $(abs_top_srcdir)/tests/bench/run-idle.sh || test $$? = 77

@@ -27,6 +27,8 @@ JWSTOOL=$top_builddir/tests/tools/cairn-jwstool
 H_PASSED=0
 H_FAILED=0
 H_PIDS=()
+H_BG_PIDS=()
+H_LOCAL_DIR=""
 H_NETNS=()
 H_BRIDGE=""
 H_ROUTE_ADDED=0
@@ -86,7 +88,8 @@ h_alive() {
 
 h_dump_logs() {
 	local f
-	for f in "$T"/*.log "$T"/agent*/agent.log; do
+	for f in "$T"/*.log "$T"/agent*/agent.log \
+		$([ -n "${H_LOCAL_DIR:-}" ] && find "$H_LOCAL_DIR" -name '*.log' -type f 2>/dev/null); do
 		[ -f "$f" ] || continue
 		echo "----- $f (last 60 lines)"
 		tail -n 60 "$f"
@@ -102,9 +105,20 @@ h_cleanup() {
 		for _ in $(seq 1 25); do h_alive "$pid" || break; sleep 0.2; done
 		if h_alive "$pid"; then kill -KILL "$pid" 2>/dev/null; fi
 	done
+	for pid in "${H_BG_PIDS[@]}"; do
+		if h_alive "$pid"; then kill -KILL "$pid" 2>/dev/null; fi
+	done
 	if [ "$H_FAILED" -ne 0 ] || [ "$rc" -ne 0 ]; then h_dump_logs; fi
+	h_local_cleanup
 	for ns in "${H_NETNS[@]}"; do ip netns del "$ns" 2>/dev/null; done
-	[ -n "$H_BRIDGE" ] && ip link del "$H_BRIDGE" 2>/dev/null
+	if [ -n "$H_BRIDGE" ]; then
+		# Host ends of veths a provisioner left on our bridge.
+		for ns in $(ip -o link show master "$H_BRIDGE" 2>/dev/null |
+			awk -F': ' '{print $2}' | cut -d@ -f1); do
+			ip link del "$ns" 2>/dev/null
+		done
+		ip link del "$H_BRIDGE" 2>/dev/null
+	fi
 	if [ "$H_ROUTE_ADDED" = 1 ]; then ip route del unreachable 198.18.0.0/15 2>/dev/null; fi
 	if [ "${CAIRN_KEEP:-0}" = 1 ]; then echo "# kept $T"; else rm -rf "$T"; fi
 }
@@ -130,7 +144,8 @@ h_begin() {
 	done
 	exec {H_LOCK_FD}>/run/lock/cairn-integration.lock
 	flock -w 1200 "$H_LOCK_FD" || h_skip "could not take the integration lock"
-	T=$(mktemp -d "/tmp/cairn-it-$H_NAME.XXXXXX")
+	# Short: PostgreSQL sockets live under $T (sun_path is 108 bytes).
+	T=$(mktemp -d "/tmp/cit-$H_NAME.XXXXXX")
 	chmod 0700 "$T"
 	trap h_cleanup EXIT
 	trap 'exit 130' INT TERM
@@ -331,4 +346,249 @@ h_exec_count() {
 	local f=$T/agent$1/state/debug-executions.log
 	[ -f "$f" ] || { echo 0; return; }
 	grep -cxF "$2" "$f"
+}
+
+# ---------------------------------------------------------------------------
+# Datastores (docs/datastores.md): the controller provisions its own nodes
+# with the local provisioner, one network namespace cairn-<member name> per
+# node under $H_LOCAL_DIR ($T/n: short, because PostgreSQL's socket is
+# <local_dir>/<name>/db/<ds id>/run/.s.PGSQL.5432, at most 107 bytes).  The admin password of a datastore lives only in a
+# 0600 file ($T/ds-NAME.pass) and a 0600 pgpass file; it never goes into
+# argv (here-strings and builtins only) or into a log.
+
+PG_BIN=${PG_BIN:-/usr/lib/postgresql/15/bin}
+PROMETHEUS_BIN=${PROMETHEUS_BIN:-/usr/bin/prometheus}
+: "${H_LOCAL_PROGRAM:=$top_srcdir/provisioners/cairn-provision-local}"
+
+# h_need_pg: SKIP unless the PostgreSQL 15 server and client programs exist.
+h_need_pg() {
+	local b
+	for b in postgres initdb pg_ctl pg_basebackup psql; do
+		[ -x "$PG_BIN/$b" ] || h_skip "PostgreSQL 15 not installed ($PG_BIN/$b missing)"
+	done
+	[ -x "$top_srcdir/provisioners/cairn-provision-local" ] ||
+		h_skip "provisioners/cairn-provision-local missing"
+	getent passwd postgres >/dev/null || h_skip "no 'postgres' user"
+}
+
+# h_need_exporters: SKIP unless node_exporter and postgres_exporter exist.
+h_need_exporters() {
+	local b
+	for b in prometheus-node-exporter prometheus-postgres-exporter; do
+		command -v "$b" >/dev/null || h_skip "$b not installed"
+	done
+	getent passwd prometheus >/dev/null || h_skip "no 'prometheus' user"
+}
+
+# h_controller_config_local [EXTRA_CONTROLLER_KEYS]: controller.conf with a
+# [provisioner] section for the local provisioner: nodes on our bridge,
+# addresses from 198.18.NET.0/24, directories under $H_LOCAL_DIR.  $T and
+# $H_LOCAL_DIR become 0711: the postgres user must traverse them to its db_dir.
+# H_LOCAL_PROGRAM (if set) adds a `program` line (a build tree has no
+# installed libexecdir copy).
+h_controller_config_local() {
+	H_LOCAL_DIR=$T/n
+	mkdir -p "$H_LOCAL_DIR"
+	chmod 0711 "$T" "$H_LOCAL_DIR"
+	local prog=""
+	[ -n "$H_LOCAL_PROGRAM" ] && prog="program = $H_LOCAL_PROGRAM"
+	h_controller_config "${1:-}
+[provisioner]
+kind = local
+local_bridge = $H_BRIDGE
+local_subnet = 198.18.$H_NET.0/24
+local_dir = $H_LOCAL_DIR
+local_agent = $AGENT_BIN
+timeout_s = 120
+$prog"
+}
+
+# h_local_cleanup: stops what the local provisioner started under $H_LOCAL_DIR:
+# each agent (agent.pid), then every process left in its namespace
+# (PostgreSQL, exporters), then the namespace itself (its veth goes with it).
+h_local_cleanup() {
+	local d name ns pid pids
+	[ -n "${H_LOCAL_DIR:-}" ] && [ -d "$H_LOCAL_DIR" ] || return 0
+	for d in "$H_LOCAL_DIR"/*/; do
+		[ -f "$d/agent.pid" ] || continue
+		pid=$(cat "$d/agent.pid" 2>/dev/null)
+		case $pid in '' | *[!0-9]*) continue ;; esac
+		h_alive "$pid" && kill -TERM "$pid" 2>/dev/null
+	done
+	for d in "$H_LOCAL_DIR"/*/; do
+		[ -d "$d" ] || continue
+		name=$(basename "$d")
+		ns=cairn-$name
+		ip netns list 2>/dev/null | awk '{print $1}' | grep -qxF "$ns" || continue
+		pids=$(ip netns pids "$ns" 2>/dev/null)
+		[ -n "$pids" ] && kill -TERM $pids 2>/dev/null
+	done
+	sleep 0.5
+	for d in "$H_LOCAL_DIR"/*/; do
+		[ -d "$d" ] || continue
+		name=$(basename "$d")
+		ns=cairn-$name
+		ip netns list 2>/dev/null | awk '{print $1}' | grep -qxF "$ns" || continue
+		for _ in $(seq 1 20); do
+			pids=$(ip netns pids "$ns" 2>/dev/null)
+			[ -z "$pids" ] && break
+			kill -KILL $pids 2>/dev/null
+			sleep 0.2
+		done
+		ip netns del "$ns" 2>/dev/null
+	done
+	# Namespaces whose directory destroy removed but that were left behind.
+	for ns in "${H_DS_NETNS[@]}"; do
+		ip netns list 2>/dev/null | awk '{print $1}' | grep -qxF "$ns" || continue
+		pids=$(ip netns pids "$ns" 2>/dev/null)
+		[ -n "$pids" ] && kill -KILL $pids 2>/dev/null
+		ip netns del "$ns" 2>/dev/null
+	done
+}
+H_DS_NETNS=()
+
+# h_ds_track: remembers the namespace of every member of $DS_ID, so that
+# cleanup removes it even if its directory went away.
+h_ds_track() {
+	local n
+	[ -n "${DS_ID:-}" ] || return 0
+	for n in $(h_ds_get "$DS_ID" | jq -r '.members[]?.name' 2>/dev/null); do
+		case " ${H_DS_NETNS[*]} " in *" cairn-$n "*) ;; *) H_DS_NETNS+=("cairn-$n") ;; esac
+	done
+}
+
+# h_netns_exists NAME
+h_netns_exists() {
+	ip netns list 2>/dev/null | awk '{print $1}' | grep -qxF "$1"
+}
+
+# h_ds_name BASE: a datastore name unique to this run (DNS label).
+h_ds_name() { echo "$1-$H_ID"; }
+
+# h_ds_create NAME N [SETTINGS_JSON]: POST /v1/datastores.  Sets DS_ID,
+# DS_NAME, OP_ID, DS_PGPASS (0600 pgpass file), DS_PASSFILE (0600, the
+# bare password), and $T/ds-NAME.json (the answer without the password).
+# Returns 1 (after h_fail) unless the answer is 202.
+h_ds_create() {
+	local name=$1 n=$2 settings=${3:-'{}'} req body
+	req=$(jq -cn --arg n "$name" --argjson c "$n" --argjson s "$settings" \
+		'{name:$n,engine:"postgres",version:"15",nodes:$c,size:{},settings:$s}')
+	body=$(api POST /v1/datastores "$req")
+	if [ "$(api_status)" != 202 ]; then
+		h_fail "create datastore $name (HTTP $(api_status): $(jq -c 'del(.connection.password)' <<<"$body" 2>/dev/null || echo "$body"))"
+		return 1
+	fi
+	DS_NAME=$name
+	DS_ID=$(jq -r .datastore.id <<<"$body")
+	OP_ID=$(jq -r .operation.id <<<"$body")
+	DS_PASSFILE=$T/ds-$name.pass
+	DS_PGPASS=$T/ds-$name.pgpass
+	local pw
+	pw=$(jq -r '.connection.password // empty' <<<"$body")
+	(
+		umask 077
+		printf '%s' "$pw" >"$DS_PASSFILE"
+		printf '*:*:*:cairn_admin:%s\n' "$pw" >"$DS_PGPASS"
+	)
+	pw=""
+	jq 'del(.connection.password)' <<<"$body" >"$T/ds-$name.json"
+	jq -r '.connection.ca_pem // empty' <<<"$body" >"$T/ds-$name-ca.pem"
+	[ -s "$T/ds-$name-ca.pem" ] || cp "$CA" "$T/ds-$name-ca.pem"
+	DS_CA=$T/ds-$name-ca.pem
+	h_log "datastore $name is $DS_ID, create operation $OP_ID"
+}
+
+h_ds_get() { api GET "/v1/datastores/$1"; }
+h_op_get() { api GET "/v1/operations/$1"; }
+h_op_state() { h_op_get "$1" | jq -r .state; }
+
+h_op_final() {
+	case $(h_op_state "$1") in succeeded | failed) return 0 ;; *) return 1 ;; esac
+}
+
+# h_op_print OP_ID: the operation's state, message and each step.
+h_op_print() {
+	h_op_get "$1" | jq -r '"# operation \(.id) \(.kind) \(.state): \(.message // "")",
+		(.steps[]? | "#   [\(.index)] \(.name) \(.kind) node=\(.node_id // .member // "-") \(.state) \(.started_at // "")…\(.finished_at // "") \(.message // "")")'
+}
+
+# h_wait_op OP_ID SECONDS: waits until the operation is final.  Returns 0
+# when it succeeded; otherwise prints its steps and messages, returns 1.
+h_wait_op() {
+	h_wait_for "$2" h_op_final "$1"
+	h_ds_track
+	local st
+	st=$(h_op_state "$1")
+	[ "$st" = succeeded ] && return 0
+	echo "# operation $1 is '$st' after $2 s:"
+	h_op_print "$1"
+	return 1
+}
+
+# h_wait_op_state OP_ID STATE SECONDS: waits for a final state, prints it.
+h_wait_op_final() {
+	h_wait_for "$2" h_op_final "$1"
+	h_op_state "$1"
+}
+
+# h_member FIELD ORDINAL [DS]: a member's field (address, node_id, name, role).
+h_member() {
+	h_ds_get "${3:-$DS_ID}" | jq -r --argjson o "$2" --arg f "$1" \
+		'.members[] | select(.ordinal == $o) | .[$f]'
+}
+
+# h_members FIELD [ROLE]: the field of every member not removed, one a line.
+h_members() {
+	h_ds_get "$DS_ID" | jq -r --arg f "$1" --arg r "${2:-}" \
+		'.members[] | select(.state != "removed") | select($r == "" or .role == $r) | .[$f]'
+}
+
+h_primary_addr() { h_members address primary | head -n1; }
+
+# h_psql ADDR SQL: runs SQL as cairn_admin over TLS verify-full against the
+# datastore's CA; the password comes from the 0600 pgpass file.
+h_psql() {
+	PGPASSFILE=$DS_PGPASS PGCONNECT_TIMEOUT=5 "$PG_BIN/psql" -X -A -t -q \
+		-v ON_ERROR_STOP=1 \
+		"host=$1 port=5432 dbname=postgres user=cairn_admin sslmode=verify-full sslrootcert=$DS_CA" \
+		-c "$2"
+}
+
+# h_psql_plain ADDR: tries a non-TLS connection (must be refused).
+h_psql_plain() {
+	PGPASSFILE=$DS_PGPASS PGCONNECT_TIMEOUT=5 "$PG_BIN/psql" -X -A -t -q \
+		"host=$1 port=5432 dbname=postgres user=cairn_admin sslmode=disable" -c 'select 1'
+}
+
+# h_no_secret_in_logs: no file under $T other than the password files holds
+# the datastore password (grep reads the pattern from the 0600 file).
+h_no_secret_in_logs() {
+	local hits
+	hits=$(grep -rlF -f "$DS_PASSFILE" "$T" 2>/dev/null |
+		grep -v -e "^$DS_PASSFILE\$" -e "^$DS_PGPASS\$" -e '\.pass$' -e '\.pgpass$')
+	if [ -n "$hits" ]; then
+		echo "# password found in: $hits"
+		return 1
+	fi
+	return 0
+}
+
+# h_ts SECONDS_OR_RFC3339: a timestamp as fractional epoch seconds.
+h_ts() {
+	case $1 in
+	'' | null) echo 0 ;;
+	*[!0-9.]*) date -d "$1" +%s.%N ;;
+	*) echo "$1" ;;
+	esac
+}
+
+# h_ds_ready_wait [SECONDS]: waits for the create operation, then checks the
+# datastore is ready.  Returns 1 after h_fail otherwise.
+h_ds_wait_ready() {
+	if h_wait_op "$OP_ID" "${1:-150}"; then
+		h_eq "datastore $DS_NAME ready" ready "$(h_ds_get "$DS_ID" | jq -r .state)"
+	else
+		h_fail "create operation of $DS_NAME succeeded"
+		return 1
+	fi
 }

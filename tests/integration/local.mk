@@ -8,6 +8,13 @@ INTEGRATION_TESTS = \
 	tests/integration/crash.sh \
 	tests/integration/ratelimit.sh \
 	tests/integration/notify.sh \
+	tests/integration/ds-create-replicate.sh \
+	tests/integration/ds-scale.sh \
+	tests/integration/ds-config.sh \
+	tests/integration/ds-fail-retry.sh \
+	tests/integration/ds-crash.sh \
+	tests/integration/ds-prometheus.sh \
+	tests/integration/ds-destroy.sh \
 	tests/integration/provision-local.sh
 TESTS += $(INTEGRATION_TESTS)
 EXTRA_DIST += $(INTEGRATION_TESTS) tests/integration/lib.sh
