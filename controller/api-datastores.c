@@ -322,16 +322,26 @@ static const char *member_name(const struct store_member *members, size_t n, int
 	return NULL;
 }
 
+static const char *member_node_id(const struct store_member *members, size_t n, int ordinal)
+{
+	for (size_t i = 0; members && i < n; i++)
+		if (members[i].ordinal == ordinal)
+			return members[i].node_id;
+	return NULL;
+}
+
 static json_t *step_to_json(const struct store_step *st, const struct ads_step_job *job,
 			    const struct store_member *members, size_t n_members)
 {
 	const char *mname = st->member_ordinal >= 0 ? member_name(members, n_members, st->member_ordinal) : NULL;
-	return json_pack("{s:i, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}",
+	const char *mnode = st->member_ordinal >= 0 ? member_node_id(members, n_members, st->member_ordinal) : NULL;
+	return json_pack("{s:i, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}",
 			 "index", st->idx,
 			 "name", str_or_null(st->name),
 			 "kind", str_or_null(st->kind),
 			 "member", st->member_ordinal < 0 ? json_null() :
 				   mname ? json_string(mname) : json_integer(st->member_ordinal),
+			 "node_id", str_or_null(mnode),
 			 "deps", st->deps ? api_stored_json(st->deps) : json_array(),
 			 "state", str_or_null(st->state),
 			 "job_id", str_or_null(st->job_id),

@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -560,6 +561,13 @@ static int pg_paths_get(const struct exec_context *ctx, struct pg_paths *ret, ch
 	    asprintf(&p.tls, "%s/%s", cfg->tls_dir, ctx->ds) < 0 || asprintf(&p.service, "pg-%s", ctx->ds) < 0) {
 		pg_paths_done(&p);
 		return -ENOMEM;
+	}
+	/* The server's socket <run>/.s.PGSQL.<port> must fit in sun_path
+	 * (108 bytes with its NUL); PostgreSQL would only say so at start. */
+	if (strlen(p.run) + strlen("/.s.PGSQL.65535") >= sizeof(((struct sockaddr_un *)NULL)->sun_path)) {
+		pg_paths_done(&p);
+		return PG_FAIL(-ENAMETOOLONG, "db_dir %s is too long: the socket path under it must stay within %zu bytes",
+			       cfg->db_dir, sizeof(((struct sockaddr_un *)NULL)->sun_path) - 1);
 	}
 	*ret = p;
 	return 0;

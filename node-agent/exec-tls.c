@@ -14,6 +14,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <openssl/x509.h>
@@ -111,7 +112,15 @@ static int tls_mkdir_parent(const char *path)
 	dir = strndup(path, (size_t)(slash - path));
 	if (!dir)
 		return -ENOMEM;
-	return mkdir_p(dir, 0755);
+	int r = mkdir_p(dir, 0755);
+	if (r < 0)
+		return r;
+	/* The certificate's own directory is made traversable whatever the
+	 * umask was: its owner (postgres, prometheus) reads files in it; the
+	 * key inside stays 0600. */
+	if (chmod(dir, 0755) < 0)
+		return -errno;
+	return 0;
 }
 
 /* Replaces (by cert_path) or adds the entry in certs.json. */

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 
 #include "agent.h"
 #include "config.h"
@@ -26,6 +27,10 @@ int main(int argc, char *argv[])
 	const char *config = AGENT_CONFIG_DEFAULT_PATH;
 	int c, r;
 
+	/* A known umask, whatever started us: directories the database and
+	 * exporter users must traverse are made 0755/0711, and every secret
+	 * is written with an explicit 0600 (fileio.h), never by umask. */
+	umask(022);
 	log_open(LOG_TARGET_AUTO, "cairn-agent", LOG_INFO);
 	while ((c = getopt_long(argc, argv, "c:Vh", options, NULL)) >= 0) {
 		switch (c) {

@@ -413,6 +413,8 @@ h_local_cleanup() {
 		[ -f "$d/agent.pid" ] || continue
 		pid=$(cat "$d/agent.pid" 2>/dev/null)
 		case $pid in '' | *[!0-9]*) continue ;; esac
+		# Only our agent: a recycled pid outside its namespace is not ours.
+		[ "$(ip netns identify "$pid" 2>/dev/null)" = "cairn-$(basename "$d")" ] || continue
 		h_alive "$pid" && kill -TERM "$pid" 2>/dev/null
 	done
 	for d in "$H_LOCAL_DIR"/*/; do
