@@ -421,6 +421,10 @@ static int agent_run_entry(struct agent *a, struct journal_entry *e, const struc
 		return r;
 	}
 	a->journal_open--;
+	/* A database job changes what the status report says (role,
+	 * running, replicas): report soon instead of at the next cadence. */
+	if (strncmp(e->type, "pg.", 3) == 0)
+		a->status_due_ms = 0;
 	if (r >= 0) {
 		dump = json_dumps(output, JSON_COMPACT);
 		if (!dump || strlen(dump) > CAIRN_RESULT_MAX_BYTES - 4096) {

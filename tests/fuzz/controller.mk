@@ -2,7 +2,7 @@
 # parser (api.c, enroll.c, gateway.c): seeds in tests/fuzz/corpus/api-body/,
 # dictionary tests/fuzz/fuzz-api-body.dict.  fuzz-ds-body drives the
 # datastore API's parsers (api-datastores.c) and the status report's
-# databases[] (gateway.c): seeds in tests/fuzz/corpus/fuzz-ds-body/,
+# databases[] (gateway.c): seeds in tests/fuzz/corpus/ds-body/,
 # dictionary tests/fuzz/fuzz-ds-body.dict.  Without libFuzzer they link
 # standalone.c and ctl-corpus.sh / ds-corpus.sh replay the corpora under
 # `make check`.
@@ -26,4 +26,4 @@ tests_fuzz_fuzz_ds_body_CFLAGS = $(FUZZ_CFLAGS) $(CONTROLLER_CFLAGS)
 tests_fuzz_fuzz_ds_body_LDFLAGS = $(AM_LDFLAGS) $(FUZZ_LINKER_FLAGS)
 tests_fuzz_fuzz_ds_body_LDADD = controller/libcontroller.a $(CONTROLLER_LIBS)
 
-EXTRA_DIST += tests/fuzz/ds-corpus.sh tests/fuzz/fuzz-ds-body.dict tests/fuzz/corpus/fuzz-ds-body
+EXTRA_DIST += tests/fuzz/ds-corpus.sh tests/fuzz/fuzz-ds-body.dict tests/fuzz/corpus/ds-body

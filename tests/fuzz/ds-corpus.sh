@@ -4,4 +4,4 @@
 set -u
 src=${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}
 build=${top_builddir:-.}
-exec "$build/tests/fuzz/fuzz-ds-body" "$src/tests/fuzz/corpus/fuzz-ds-body"
+exec "$build/tests/fuzz/fuzz-ds-body" "$src/tests/fuzz/corpus/ds-body"
