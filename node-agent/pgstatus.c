@@ -192,9 +192,12 @@ json_t *pgstatus_instance(const char *db_dir, const char *ds)
 	json_object_set_new(e, "timeline", pgs_int(res, 3));
 	PQclear(TAKE_PTR(res));
 
+	/* Lags are clamped at 0: after a restart a standby's receive LSN
+	 * starts at the segment it streams from, behind what it already
+	 * replayed, until new WAL arrives (the gateway refuses negatives). */
 	if (replica) {
 		res = pgs_query(c, "SELECT pg_last_wal_receive_lsn()::text, pg_last_wal_replay_lsn()::text,"
-				   " COALESCE(pg_wal_lsn_diff(pg_last_wal_receive_lsn(), pg_last_wal_replay_lsn()), 0)::bigint,"
+				   " GREATEST(COALESCE(pg_wal_lsn_diff(pg_last_wal_receive_lsn(), pg_last_wal_replay_lsn()), 0), 0)::bigint,"
 				   " CASE WHEN pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn() THEN 0"
 				   " ELSE COALESCE(extract(epoch FROM now() - pg_last_xact_replay_timestamp()), 0) END,"
 				   " (SELECT received_tli FROM pg_stat_wal_receiver)");
@@ -216,7 +219,7 @@ json_t *pgstatus_instance(const char *db_dir, const char *ds)
 		json_object_set_new(e, "lsn", pgs_str(res, 0));
 	PQclear(TAKE_PTR(res));
 	res = PQexec(c, "SELECT s.slot_name, s.active,"
-			" COALESCE(pg_wal_lsn_diff(pg_current_wal_lsn(), COALESCE(r.replay_lsn, s.restart_lsn)), 0)::bigint"
+			" GREATEST(COALESCE(pg_wal_lsn_diff(pg_current_wal_lsn(), COALESCE(r.replay_lsn, s.restart_lsn)), 0), 0)::bigint"
 			" FROM pg_replication_slots s LEFT JOIN pg_stat_replication r ON r.pid = s.active_pid"
 			" WHERE s.slot_type = 'physical' ORDER BY s.slot_name LIMIT 64");
 	if (PQresultStatus(res) == PGRES_TUPLES_OK) {

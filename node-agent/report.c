@@ -152,7 +152,8 @@ int64_t report_status(struct agent *a)
 		notify_ready("enrolled, connected");
 		log_debug("status reported, next in %" PRId64 " s", next);
 	} else
-		log_warning("status report answered %ld", resp.status);
+		log_warning("status report answered %ld: %s", resp.status,
+			    json_string_value(json_object_get(resp.json, "detail")) ?: "(no detail)");
 	client_response_done(&resp);
 	return next;
 }
