@@ -320,11 +320,24 @@ static json_t *node_to_json(const struct store_node *n, bool details)
 	return o;
 }
 
+/* Job params as the API shows them.  pg.init carries the admin role's
+ * SCRAM verifier: not the password, but enough to impersonate the server
+ * to clients, so it stays between the controller and the node. */
+static json_t *job_params_json(const struct store_job *j)
+{
+	json_t *p = api_stored_json(j->params);
+
+	if (j->type && streq(j->type, "pg.init") && json_is_object(p) &&
+	    json_object_get(p, "admin_verifier"))
+		json_object_set_new(p, "admin_verifier", json_string("(redacted)"));
+	return p;
+}
+
 static json_t *job_to_json(const struct store_job *j)
 {
 	return json_pack("{s:s, s:s, s:s, s:o, s:o, s:I, s:s, s:i, s:i, s:b, s:o, s:o, s:o, s:o, s:o, s:o}",
 			 "id", j->id, "node_id", j->node_id, "type", j->type,
-			 "params", api_stored_json(j->params),
+			 "params", job_params_json(j),
 			 "ds", j->ds ? json_string(j->ds) : json_null(),
 			 "epoch", (json_int_t)j->epoch,
 			 "state", cairn_job_state_to_string(j->state),

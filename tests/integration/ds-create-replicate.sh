@@ -22,6 +22,14 @@ h_eq "connection host is the primary's address" \
 h_eq "connection answer has no password" null \
 	"$(api GET "/v1/datastores/$DS_ID/connection" | jq -r .password)"
 
+# The admin role's SCRAM verifier goes to the node in pg.init's params but
+# never out through the jobs API.
+init_job=$(api GET "/v1/operations/$OP_ID" | jq -r '[.steps[] | select(.name == "pg.init") | .job_id][0]')
+h_eq "pg.init job params show the verifier redacted" "(redacted)" \
+	"$(api GET "/v1/jobs/$init_job" | jq -r .params.admin_verifier)"
+h_check "no SCRAM verifier in the jobs list" bash -c \
+	"! curl -s --cacert '$CA' -H @'$AUTH_HDR' '$API_URL/v1/jobs?limit=500' | grep -q 'SCRAM-SHA-256'"
+
 primary=$(h_primary_addr)
 h_check "write on the primary over TLS verify-full" h_psql "$primary" \
 	"create table t (id int primary key, v text); insert into t select g, 'row ' || g from generate_series(1, 100) g"

@@ -15,6 +15,7 @@ INTEGRATION_TESTS = \
 	tests/integration/ds-crash.sh \
 	tests/integration/ds-prometheus.sh \
 	tests/integration/ds-destroy.sh \
+	tests/integration/ds-external.sh \
 	tests/integration/provision-local.sh
 TESTS += $(INTEGRATION_TESTS)
 EXTRA_DIST += $(INTEGRATION_TESTS) tests/integration/lib.sh
