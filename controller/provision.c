@@ -82,7 +82,7 @@ static void sanitize(char *s)
 			*s = ' ';
 }
 
-static void parse_answer(const char *out, size_t len, int status, struct provision_result *r)
+void provision_parse_answer(const char *out, size_t len, int status, struct provision_result *r)
 {
 	_cleanup_json_ json_t *a = NULL;
 	json_error_t err;
@@ -274,7 +274,7 @@ int provision_run(const char *program, int64_t timeout_s, const char *what, cons
 	else if (too_big)
 		set_error(ret, "the answer is longer than %d bytes", PROVISION_ANSWER_MAX);
 	else
-		parse_answer(obuf, olen, status, ret);
+		provision_parse_answer(obuf, olen, status, ret);
 	q = 0;
 close_all:
 	for (int *fd = (int[]){ in[0], in[1], out[0], out[1], errp[0], errp[1] }, i = 0; i < 6; i++)

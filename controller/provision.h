@@ -38,6 +38,11 @@ struct provision_result {
 };
 
 void provision_result_done(struct provision_result *r);
+/* Reads a provisioner's answer (`out`, `len` bytes, at most
+ * PROVISION_ANSWER_MAX) given its wait status into `r`: ok with the
+ * optional machine_id and address, or an error message made printable.
+ * Exposed for tests and fuzzing. */
+void provision_parse_answer(const char *out, size_t len, int status, struct provision_result *r);
 
 /* Runs `program` synchronously with `request` (NUL-terminated JSON text)
  * on stdin.  `what` names the run in logs.  Returns 0 and a result (ok or

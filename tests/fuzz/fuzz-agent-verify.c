@@ -39,7 +39,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	static bool ready;
 	_cleanup_free_ char *jws = NULL;
 	_cleanup_json_ json_t *epochs = NULL;
-	struct exec_config exec = { .state_dir = "/nonexistent/state", .tls_dir = "/nonexistent/tls" };
+	struct exec_config exec = { .state_dir = "/nonexistent/state", .tls_dir = "/nonexistent/tls",
+				     .db_dir = "/nonexistent/db" };
 	struct verify_result res = {};
 
 	if (!ready) {

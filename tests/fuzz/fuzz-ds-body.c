@@ -2,7 +2,8 @@
  * fuzz-ds-body.c: the datastore API's body parsers (api-datastores.c:
  * create, add nodes, settings patch) and the status report's `databases`
  * check (gateway.c), fed one JSON document per input.  Every parser sees
- * every input, so one corpus covers them all; what a parser accepts is
+ * every input, so one corpus covers them all (the provisioner's answer
+ * parser, provision.c, too); what a parser accepts is
  * rendered back through the pure renderers to exercise them too.
  */
 #include <stdint.h>
@@ -14,6 +15,7 @@
 #include "controller/api-datastores.h"
 #include "controller/gateway.h"
 #include "controller/health.h"
+#include "controller/provision.h"
 #include "macro.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -27,6 +29,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (size > 512 * 1024)
 		return 0;
+
+	/* The same bytes as a provisioner's answer, after a clean exit and
+	 * after a failure (exit status 1 in wait(2) form). */
+	if (size <= PROVISION_ANSWER_MAX) {
+		struct provision_result pr = {};
+		provision_parse_answer((const char *)data, size, 0, &pr);
+		provision_result_done(&pr);
+		pr = (struct provision_result){};
+		provision_parse_answer((const char *)data, size, 1 << 8, &pr);
+		provision_result_done(&pr);
+	}
+
 	j = json_loadb((const char *)data, size, JSON_REJECT_DUPLICATES, NULL);
 	if (!j)
 		return 0;
