@@ -72,4 +72,21 @@ else
 fi
 h_check "no password in any file under \$T" h_no_secret_in_logs
 h_check "password file is 0600" test "$(stat -c %a "$DS_PASSFILE")" = 600
+
+# A node that goes silent is marked unreachable (3 × status_interval_s =
+# 15 s here) and the datastore degraded; its PostgreSQL still runs.
+silent=$(h_members name replica | head -n1)
+spid=$(cat "$H_LOCAL_DIR/$silent/agent.pid")
+if [ "$(ip netns identify "$spid" 2>/dev/null)" = "cairn-$silent" ]; then
+	kill -KILL "$spid"
+	unreachable() {
+		h_ds_get "$DS_ID" | jq -e --arg n "$silent" \
+			'(.members[] | select(.name == $n) | .reachable) == false and .health == "degraded"' >/dev/null
+	}
+	h_check "silent node $silent unreachable, datastore degraded" h_wait_for 40 unreachable
+	h_eq "the other replica stays reachable" true \
+		"$(h_ds_get "$DS_ID" | jq -r --arg n "$silent" '[.members[] | select(.name != $n) | .reachable] | all')"
+else
+	h_fail "agent of $silent found by its pid file"
+fi
 h_end
