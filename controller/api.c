@@ -320,16 +320,15 @@ static json_t *node_to_json(const struct store_node *n, bool details)
 	return o;
 }
 
-/* Job params as the API shows them.  pg.init carries the admin role's
- * SCRAM verifier: not the password, but enough to impersonate the server
- * to clients, so it stays between the controller and the node. */
+/* Job params as the API shows them: a param the type table marks
+ * `redact` (pg.init's SCRAM verifier) stays between controller and node. */
 static json_t *job_params_json(const struct store_job *j)
 {
+	const struct cairn_job_type_info *t = cairn_job_type_lookup(j->type);
 	json_t *p = api_stored_json(j->params);
 
-	if (j->type && streq(j->type, "pg.init") && json_is_object(p) &&
-	    json_object_get(p, "admin_verifier"))
-		json_object_set_new(p, "admin_verifier", json_string("(redacted)"));
+	if (t && t->redact && json_is_object(p) && json_object_get(p, t->redact))
+		json_object_set_new(p, t->redact, json_string("(redacted)"));
 	return p;
 }
 

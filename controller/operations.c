@@ -522,6 +522,29 @@ static int record_member(struct ops *o, struct store_member *m, const char *mach
 	return store_member_update(o->c->store, m);
 }
 
+/* The provisioner's answer for the step's run in flight (provision_has).
+ * Returns 1 with *ret filled (caller frees it) when it answered ok;
+ * otherwise what the step driver returns: 0 while it runs, or the result
+ * of failing the step with the provisioner's error, or -errno. */
+static int collect_answer(struct ops *o, struct drive *d, struct store_step *st, const char *key, int64_t now,
+			  struct provision_result *ret)
+{
+	int r = provision_poll(o->prov, key, ret);
+
+	if (r == -EINPROGRESS)
+		return 0;
+	if (r < 0)
+		return r;
+	if (!ret->ok) {
+		char msg[OPS_REASON_MAX + 16];
+		snprintf(msg, sizeof(msg), "provisioner: %s", ret->error);
+		provision_result_done(ret);
+		r = fail_step(o, d, st, msg, now);
+		return r > 0 ? 0 : r;
+	}
+	return 1;
+}
+
 /* A running provision step: ask the provisioner (again after a restart),
  * record its answer, wait for the node to enrol and report facts. */
 static int drive_provision(struct ops *o, struct drive *d, struct store_step *st, int64_t now)
@@ -538,17 +561,9 @@ static int drive_provision(struct ops *o, struct drive *d, struct store_step *st
 
 	if (provision_has(o->prov, key)) {
 		struct provision_result res = {};
-		r = provision_poll(o->prov, key, &res);
-		if (r == -EINPROGRESS)
-			return 0;
-		if (r < 0)
+		r = collect_answer(o, d, st, key, now, &res);
+		if (r <= 0)
 			return r;
-		if (!res.ok) {
-			char msg[OPS_REASON_MAX + 16];
-			snprintf(msg, sizeof(msg), "provisioner: %s", res.error);
-			provision_result_done(&res);
-			return fail_step(o, d, st, msg, now);
-		}
 		r = record_member(o, m, res.machine_id, res.address, NULL, now);
 		provision_result_done(&res);
 		if (r < 0)
@@ -651,17 +666,9 @@ static int drive_deprovision(struct ops *o, struct drive *d, struct store_step *
 	step_key(st, key);
 	if (provision_has(o->prov, key)) {
 		struct provision_result res = {};
-		r = provision_poll(o->prov, key, &res);
-		if (r == -EINPROGRESS)
-			return 0;
-		if (r < 0)
+		r = collect_answer(o, d, st, key, now, &res);
+		if (r <= 0)
 			return r;
-		if (!res.ok) {
-			char msg[OPS_REASON_MAX + 16];
-			snprintf(msg, sizeof(msg), "provisioner: %s", res.error);
-			provision_result_done(&res);
-			return fail_step(o, d, st, msg, now);
-		}
 		provision_result_done(&res);
 		log_info("provisioner destroyed %s", m->name);
 		return succeed_step(o, st, NULL, now);

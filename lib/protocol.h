@@ -111,6 +111,7 @@ struct cairn_job_type_info {
 	bool idempotent;        /* safe to run again from the start */
 	bool debug;             /* only when the agent allows debug jobs */
 	int default_timeout_s;  /* run time after which the attempt is timed out */
+	const char *redact;     /* param the API never shows (sent to the node only), or NULL */
 };
 
 /* Returns the type's row, or NULL when unknown. */

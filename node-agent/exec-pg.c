@@ -1063,6 +1063,26 @@ static int pg_precheck(const struct exec_context *ctx, const char *version, cons
 	return 0;
 }
 
+/* The end of pg.init and pg.replica once PGDATA is in place: records the
+ * instance, checks the configuration, starts the server under the
+ * supervisor and connects to it. */
+static int pg_bring_up(const struct exec_context *ctx, const struct pg_paths *p, const char *version, int port,
+		       PGconn **ret, char **ret_message)
+{
+	int r;
+
+	r = pg_save_instance(ctx, version, port, ret_message);
+	if (r < 0)
+		return r;
+	r = pg_precheck(ctx, version, p->data, ret_message);
+	if (r < 0)
+		return r;
+	r = pg_start(ctx, p, version, port, ret_message);
+	if (r < 0)
+		return r;
+	return pg_connect(ctx, port, ret, ret_message);
+}
+
 int exec_pg_init_run(json_t *params, const struct exec_context *ctx, json_t **ret_output, char **ret_message)
 {
 	const char *version = json_string_value(json_object_get(params, "version"));
@@ -1121,16 +1141,7 @@ int exec_pg_init_run(json_t *params, const struct exec_context *ctx, json_t **re
 			return r;
 	}
 
-	r = pg_save_instance(ctx, version, port, ret_message);
-	if (r < 0)
-		return r;
-	r = pg_precheck(ctx, version, p.data, ret_message);
-	if (r < 0)
-		return r;
-	r = pg_start(ctx, &p, version, port, ret_message);
-	if (r < 0)
-		return r;
-	r = pg_connect(ctx, port, &c, ret_message);
+	r = pg_bring_up(ctx, &p, version, port, &c, ret_message);
 	if (r < 0)
 		return r;
 	r = pg_roles(c, verifier, ret_message);
@@ -1200,16 +1211,7 @@ int exec_pg_replica_run(json_t *params, const struct exec_context *ctx, json_t *
 			return r;
 	}
 
-	r = pg_save_instance(ctx, version, port, ret_message);
-	if (r < 0)
-		return r;
-	r = pg_precheck(ctx, version, p.data, ret_message);
-	if (r < 0)
-		return r;
-	r = pg_start(ctx, &p, version, port, ret_message);
-	if (r < 0)
-		return r;
-	r = pg_connect(ctx, port, &c, ret_message);
+	r = pg_bring_up(ctx, &p, version, port, &c, ret_message);
 	if (r < 0)
 		return r;
 	return pg_identity(c, ret_output, ret_message);
