@@ -12,7 +12,7 @@ apt-get install -y -q --no-install-recommends \
 	build-essential autoconf automake libtool pkg-config autoconf-archive \
 	clang libclang-rt-14-dev \
 	libssl-dev libjansson-dev libsqlite3-dev libmicrohttpd-dev libgnutls28-dev \
-	libcurl4-openssl-dev libcryptsetup-dev libsystemd-dev libcmocka-dev libzstd-dev libpq-dev \
+	libcurl4-openssl-dev libcryptsetup-dev libsystemd-dev libcmocka-dev libzstd-dev libpq-dev libexpat1-dev \
 	openssl curl jq iproute2 procps util-linux ca-certificates git \
 	python3 python3-jwcrypto cloud-init
 
