@@ -402,6 +402,27 @@ struct pull_state {
 	bool waited;                   /* suspended once already */
 };
 
+/* Opens the attempts stored sealed (jobs with secret params, runner.h)
+ * in place; one that does not open is left out and logged (it times out
+ * and is retried like a lost one). */
+static void open_sealed_jobs(struct controller *c, const char *node_id, json_t *jobs)
+{
+	for (size_t i = 0; i < json_array_size(jobs);) {
+		const char *s = json_string_value(json_array_get(jobs, i));
+		char *clear = NULL;
+		int r = s ? runner_open_jws(c->keys->kek, node_id, s, &clear) : -EINVAL;
+		if (r < 0) {
+			log_error_errno(r, "gateway: a sealed job for node %s does not open", node_id);
+			json_array_remove(jobs, i);
+			continue;
+		}
+		if (r > 0)
+			json_array_set_new(jobs, i, json_string(clear));
+		freezero_strp(&clear);
+		i++;
+	}
+}
+
 static void reply_jobs(struct http_request *req, json_t *jobs)
 {
 	_cleanup_json_ json_t *o = json_pack("{s:O, s:i}", "jobs", jobs, "next_poll_s", 0);
@@ -467,6 +488,7 @@ static void h_pull(void *userdata, struct http_request *req)
 			http_reply_problem(req, 503, NULL);
 			return;
 		}
+		open_sealed_jobs(c, req->identity, jobs);
 		if (r > 0 || st->wait_s == 0 || now_mono_ms() >= st->waiter.deadline_ms ||
 		    st->waiter.reason == LONGPOLL_DEADLINE || st->waiter.reason == LONGPOLL_SHUTDOWN)
 			return reply_jobs(req, jobs);

@@ -16,6 +16,7 @@ CONTROLLER_SOURCES = \
 	controller/enroll.c controller/enroll.h \
 	controller/gateway.c controller/gateway.h \
 	controller/scram.c controller/scram.h \
+	controller/secrets.c controller/secrets.h \
 	controller/provision.c controller/provision.h \
 	controller/plan-pg.c controller/plan-pg.h \
 	controller/operations.c controller/operations.h \

@@ -27,6 +27,7 @@
 #include "metrics.h"
 #include "operations.h"
 #include "runner.h"
+#include "secrets.h"
 #include "store.h"
 
 struct runner {
@@ -109,6 +110,53 @@ static void event(struct runner *r, const char *job_id, const char *jti, int64_t
 	(void)store_event_add(r->c->store, job_id, jti, now, "state", msg);
 }
 
+static int jws_aad(const char *node_id, char aad[static SECRETS_AAD_MAX])
+{
+	int n = snprintf(aad, SECRETS_AAD_MAX, RUNNER_SEALED_JWS_AAD_PREFIX "%s", node_id);
+	return n > 0 && n < SECRETS_AAD_MAX ? 0 : -ENAMETOOLONG;
+}
+
+int runner_seal_jws(const uint8_t kek[static AEAD_KEY_LEN], const char *node_id, const char *jws,
+		    char **ret)
+{
+	_cleanup_free_ char *b = NULL;
+	char aad[SECRETS_AAD_MAX], *s = NULL;
+	int q = jws_aad(node_id, aad);
+	if (q < 0)
+		return q;
+	q = secrets_seal(kek, aad, jws, strlen(jws), &b);
+	if (q < 0)
+		return q;
+	if (asprintf(&s, RUNNER_SEALED_JWS_PREFIX "%s", b) < 0)
+		return -ENOMEM;
+	*ret = s;
+	return 0;
+}
+
+int runner_open_jws(const uint8_t kek[static AEAD_KEY_LEN], const char *node_id, const char *stored,
+		    char **ret)
+{
+	unsigned char *clear = NULL;
+	char aad[SECRETS_AAD_MAX];
+	size_t len = 0;
+	int q;
+
+	if (strncmp(stored, RUNNER_SEALED_JWS_PREFIX, strlen(RUNNER_SEALED_JWS_PREFIX)) != 0) {
+		char *s = strdup(stored);
+		if (!s)
+			return -ENOMEM;
+		*ret = s;
+		return 0;
+	}
+	if ((q = jws_aad(node_id, aad)) < 0)
+		return q;
+	q = secrets_open(kek, aad, stored + strlen(RUNNER_SEALED_JWS_PREFIX), &clear, &len);
+	if (q < 0)
+		return q;
+	*ret = (char *)clear;
+	return 1;
+}
+
 /* Creates, signs and stores attempt n of `job` (inside a transaction) and
  * updates the job row.  Returns 0 or -errno. */
 static int create_attempt(struct runner *r, struct store_job *job, const char *jti, int64_t now)
@@ -122,6 +170,13 @@ static int create_attempt(struct runner *r, struct store_job *job, const char *j
 	params = json_loads(job->params, JSON_REJECT_DUPLICATES, NULL);
 	if (!json_is_object(params))
 		return -EINVAL;
+	/* Secret params are opened only here, to sign; the stored attempt
+	 * then holds the JWS sealed (gateway.c opens it for the pull). */
+	int n_secrets = secrets_job_open(r->c->keys->kek, job->id, job->type, params);
+	if (n_secrets < 0) {
+		log_error_errno(n_secrets, "job %s: its secret parameters do not open", job->id);
+		return n_secrets;
+	}
 	q = store_node_next_seq(s, job->node_id, &seq);
 	if (q < 0)
 		return q;
@@ -144,6 +199,14 @@ static int create_attempt(struct runner *r, struct store_job *job, const char *j
 	q = jws_sign(r->c->keys->job_key, r->c->keys->job_kid, payload, &jws);
 	if (q < 0)
 		return q;
+	if (n_secrets > 0) {
+		char *sealed = NULL;
+		q = runner_seal_jws(r->c->keys->kek, job->node_id, jws, &sealed);
+		freezero_strp(&jws);
+		if (q < 0)
+			return q;
+		jws = sealed;
+	}
 
 	struct store_attempt a = {
 		.n = job->attempt + 1,
@@ -179,6 +242,7 @@ int runner_submit(struct runner *r, const struct runner_job_spec *spec,
 	struct controller *c = r->c;
 	const struct cairn_job_type_info *ti = cairn_job_type_lookup(spec->type);
 	_cleanup_free_ char *params = NULL;
+	_cleanup_json_ json_t *copy = NULL;
 	struct store_node node = {};
 	struct store_job job = {};
 	int64_t now = now_s();
@@ -186,13 +250,20 @@ int runner_submit(struct runner *r, const struct runner_job_spec *spec,
 
 	if (!ti || !json_is_object(spec->params))
 		return -EINVAL;
-	params = json_dumps(spec->params, JSON_COMPACT | JSON_SORT_KEYS);
-	if (!params)
-		return -ENOMEM;
-
 	q = uuid_random(job.id);
 	if (q < 0)
 		return q;
+	/* The row never holds a secret param in clear (docs/backups.md
+	 * "Secret job parameters"). */
+	copy = json_deep_copy(spec->params);
+	if (!copy)
+		return -ENOMEM;
+	q = secrets_job_seal(c->keys->kek, job.id, spec->type, copy);
+	if (q < 0)
+		return q;
+	params = json_dumps(copy, JSON_COMPACT | JSON_SORT_KEYS);
+	if (!params)
+		return -ENOMEM;
 	snprintf(job.node_id, sizeof(job.node_id), "%s", spec->node_id);
 	job.type = (char *)spec->type;
 	job.params = params;

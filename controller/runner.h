@@ -16,6 +16,7 @@
 
 #include <jansson.h>
 
+#include "aead.h"
 #include "protocol.h"
 #include "util.h"
 
@@ -63,6 +64,19 @@ int runner_result(struct runner *r, const char *node_id, const char *jti,
 
 /* One pass of the ticker's work at wall time `now` (exposed for tests). */
 void runner_tick(struct runner *r, int64_t now);
+
+/* An attempt of a job with secret parameters is stored with its JWS
+ * sealed under the KEK (AAD RUNNER_SEALED_JWS_AAD_PREFIX + node id) and
+ * prefixed RUNNER_SEALED_JWS_PREFIX (':' never occurs in a compact JWS).
+ * runner_open_jws gives back a heap copy of the JWS to serve: 0 for a
+ * clear one, 1 for one it opened (wipe it), -EBADMSG when it does not
+ * open. */
+#define RUNNER_SEALED_JWS_PREFIX "sealed:"
+#define RUNNER_SEALED_JWS_AAD_PREFIX "cairn-job-jws:"
+int runner_seal_jws(const uint8_t kek[static AEAD_KEY_LEN], const char *node_id, const char *jws,
+		    char **ret);
+int runner_open_jws(const uint8_t kek[static AEAD_KEY_LEN], const char *node_id, const char *stored,
+		    char **ret);
 
 /* Pure decisions. */
 enum runner_decision {

@@ -11,7 +11,8 @@ CTL_UNIT_TESTS = \
 	tests/unit/test-ctl-health \
 	tests/unit/test-ctl-api-ds \
 	tests/unit/test-ctl-scram \
-	tests/unit/test-ctl-ops
+	tests/unit/test-ctl-ops \
+	tests/unit/test-ctl-backup
 check_PROGRAMS += $(CTL_UNIT_TESTS)
 TESTS += $(CTL_UNIT_TESTS)
 
@@ -61,3 +62,7 @@ tests_unit_test_ctl_scram_LDADD = $(CTL_UNIT_LDADD)
 tests_unit_test_ctl_ops_SOURCES = tests/unit/test-ctl-ops.c
 tests_unit_test_ctl_ops_CFLAGS = $(CTL_UNIT_CFLAGS)
 tests_unit_test_ctl_ops_LDADD = $(CTL_UNIT_LDADD)
+
+tests_unit_test_ctl_backup_SOURCES = tests/unit/test-ctl-backup.c
+tests_unit_test_ctl_backup_CFLAGS = $(CTL_UNIT_CFLAGS)
+tests_unit_test_ctl_backup_LDADD = $(CTL_UNIT_LDADD)
