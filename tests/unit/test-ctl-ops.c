@@ -27,6 +27,7 @@
 #include "plan-pg.h"
 #include "provision.h"
 #include "runner.h"
+#include "secrets.h"
 #include "store.h"
 #include "util.h"
 
@@ -632,6 +633,8 @@ static int answer_jobs(struct fixture *f, const char *op_id, enum cairn_job_stat
 			char key[64];
 			snprintf(key, sizeof(key), "%s/%d", job.type, steps[i].member_ordinal);
 			json_object_set_new(seen, key, json_loads(job.params, 0, NULL));
+			snprintf(key, sizeof(key), "%s/%d:id", job.type, steps[i].member_ordinal);
+			json_object_set_new(seen, key, json_string(job.id));
 		}
 		char jti[UUID_STRING_MAX];
 		memcpy(jti, job.id, sizeof(jti));
@@ -792,6 +795,10 @@ static void test_create(void **state)
 	assert_string_equal(json_string_value(json_object_get(p, "primary_host")), "198.18.0.10");
 	assert_string_equal(json_string_value(json_object_get(p, "slot")), "cairn_m1");
 	p = json_object_get(seen, "pg.init/0");
+	/* Stored sealed (a secret param): open it as the runner does to sign. */
+	assert_true(json_is_object(json_object_get(p, "admin_verifier")));
+	assert_int_equal(secrets_job_open(f->c.keys->kek, json_string_value(json_object_get(seen, "pg.init/0:id")),
+					  "pg.init", p), 1);
 	const char *v = json_string_value(json_object_get(p, "admin_verifier"));
 	assert_non_null(v);
 	assert_int_equal(strncmp(v, "SCRAM-SHA-256$4096:", 19), 0);
@@ -799,7 +806,7 @@ static void test_create(void **state)
 	p = json_object_get(seen, "pg.slots/0");
 	assert_string_equal(json_string_value(json_array_get(json_object_get(p, "slots"), 0)), "cairn_m1");
 	/* type/ordinal: pkg and tls ×2, init, slots, replica, 2 exporters. */
-	assert_int_equal(json_object_size(seen), 2 * 2 + 1 + 1 + 1 + 2);
+	assert_int_equal(json_object_size(seen), 2 * (2 * 2 + 1 + 1 + 1 + 2));
 	json_decref(seen);
 	freezero_strp(&password);
 	json_decref(size);
