@@ -969,3 +969,23 @@ void ads_h_sd(void *userdata, struct http_request *req)
 		return api_reply_internal(req, r, "cannot render the targets");
 	http_reply_json(req, 200, groups);
 }
+
+int ads_render_operation(struct controller *c, const char *op_id, json_t **ret)
+{
+	struct store_operation op = {};
+	int r = store_operation_get(c->store, op_id, &op);
+	if (r >= 0)
+		r = load_operation(c, &op, true, ret);
+	store_operation_done(&op);
+	return r;
+}
+
+int ads_render_datastore(struct controller *c, const char *ds_id, json_t **ret)
+{
+	struct store_datastore d = {};
+	int r = store_datastore_get(c->store, ds_id, &d);
+	if (r >= 0)
+		r = render_datastore(c, &d, false, ret);
+	store_datastore_done(&d);
+	return r;
+}

@@ -101,6 +101,11 @@ int64_t ads_unreachable_s(struct controller *c);
 int ads_load_health(struct controller *c, const struct store_datastore *d, int64_t now,
 		    enum health *ret_health, json_t **ret_members);
 
+/* An operation with its steps / a datastore with members and health, as
+ * the API shows them (for other route modules).  0 or -errno. */
+int ads_render_operation(struct controller *c, const char *op_id, json_t **ret);
+int ads_render_datastore(struct controller *c, const char *ds_id, json_t **ret);
+
 /* ---- handlers (registered in api.c's route table) --------------------- */
 
 void ads_h_create(void *userdata, struct http_request *req);

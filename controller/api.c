@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "api.h"
+#include "api-backups.h"
 #include "api-datastores.h"
 #include "config.h"
 #include "controller.h"
@@ -777,6 +778,16 @@ const struct http_route api_routes[] = {
 	{ "GET", CAIRN_PATH_OPERATIONS "/*", 0, 0, ads_h_operation_get },
 	{ "POST", CAIRN_PATH_OPERATIONS "/*/retry", 1024, 0, ads_h_operation_retry },
 	{ "GET", CAIRN_PATH_SD_PROMETHEUS, 0, 0, ads_h_sd },
+	/* docs/backups.md */
+	{ "PUT", CAIRN_PATH_DATASTORES "/*/backup-config", CAIRN_API_BODY_MAX_BYTES, 0, abk_h_config_put },
+	{ "GET", CAIRN_PATH_DATASTORES "/*/backup-config", 0, 0, abk_h_config_get },
+	{ "DELETE", CAIRN_PATH_DATASTORES "/*/backup-config", 0, 0, abk_h_config_delete },
+	{ "GET", CAIRN_PATH_DATASTORES "/*/backups", 0, 0, abk_h_list },
+	{ "POST", CAIRN_PATH_DATASTORES "/*/backups", 1024, 0, abk_h_create },
+	{ "POST", CAIRN_PATH_DATASTORES "/*/restore", 4096, 0, abk_h_restore },
+	{ "GET", CAIRN_PATH_DATASTORES "/*/backup-key", 0, 0, abk_h_key },
+	{ "GET", ABK_PATH_BACKUPS "/*", 0, 0, abk_h_get },
+	{ "POST", ABK_PATH_BACKUPS "/*/verify", 1024, 0, abk_h_verify },
 };
 const size_t api_routes_count = ELEMENTSOF(api_routes);
 

@@ -17,11 +17,13 @@ CONTROLLER_SOURCES = \
 	controller/gateway.c controller/gateway.h \
 	controller/scram.c controller/scram.h \
 	controller/secrets.c controller/secrets.h \
+	controller/backup.c controller/backup.h \
 	controller/provision.c controller/provision.h \
 	controller/plan-pg.c controller/plan-pg.h \
 	controller/operations.c controller/operations.h \
 	controller/health.c controller/health.h \
 	controller/api-datastores.c controller/api-datastores.h \
+	controller/api-backups.c controller/api-backups.h \
 	controller/controller.c controller/controller.h
 CONTROLLER_CFLAGS = $(AM_CFLAGS) $(MHD_CFLAGS) $(GNUTLS_CFLAGS) $(JANSSON_CFLAGS) \
 	$(SQLITE_CFLAGS) $(OPENSSL_CFLAGS) $(SYSTEMD_CFLAGS) $(CURL_CFLAGS) -pthread

@@ -21,8 +21,10 @@
 #include <string.h>
 
 #include "aead.h"
+#include "backup.h"
 #include "config.h"
 #include "controller.h"
+#include "health.h"
 #include "keys.h"
 #include "log.h"
 #include "macro.h"
@@ -192,9 +194,20 @@ static int validate_size(json_t *size, char reason[static OPS_REASON_MAX])
 
 /* ---- small helpers ----------------------------------------------------- */
 
+/* Operations on the backups leave the datastore's state alone: the
+ * datastore serves as before, and a failed backup is not a failed
+ * datastore. */
+static bool kind_keeps_ds_state(const char *kind)
+{
+	return streq(kind, "backup") || streq(kind, "backup_config") || streq(kind, "verify");
+}
+
+/* The datastore's state while an operation of `kind` runs; NULL: kept. */
 static const char *ds_running_state(const char *kind)
 {
-	if (streq(kind, "create"))
+	if (kind_keeps_ds_state(kind))
+		return NULL;
+	if (streq(kind, "create") || streq(kind, "restore"))
 		return "creating";
 	if (streq(kind, "destroy"))
 		return "deleting";
@@ -367,11 +380,15 @@ static int fail_step(struct ops *o, struct drive *d, struct store_step *st, cons
 		d->op.updated_at = d->op.finished_at = now;
 		if ((r = store_operation_update(s, &d->op)) < 0)
 			goto fail;
-		if ((r = replace(&d->ds.state, "failed")) < 0)
+		if ((r = store_backup_fail_running(s, d->op.id, opmsg, now)) < 0)
 			goto fail;
-		d->ds.updated_at = now;
-		if ((r = store_datastore_update(s, &d->ds)) < 0)
-			goto fail;
+		if (!kind_keeps_ds_state(d->op.kind)) {
+			if ((r = replace(&d->ds.state, "failed")) < 0)
+				goto fail;
+			d->ds.updated_at = now;
+			if ((r = store_datastore_update(s, &d->ds)) < 0)
+				goto fail;
+		}
 	}
 	r = store_tx_commit(s);
 	if (r >= 0 && was_running)
@@ -429,13 +446,15 @@ static int run_finish(struct ops *o, struct drive *d, struct store_step *st, int
 		if ((r = store_member_update(s, m)) < 0)
 			goto fail;
 	}
-	if ((r = replace(&d->ds.state, ds_state)) < 0)
-		goto fail;
-	if (streq(ds_state, "deleted") && (r = replace(&d->ds.primary_node_id, NULL)) < 0)
-		goto fail;
-	d->ds.updated_at = now;
-	if ((r = store_datastore_update(s, &d->ds)) < 0)
-		goto fail;
+	if (!streq(ds_state, PLAN_DS_STATE_KEEP)) {
+		if ((r = replace(&d->ds.state, ds_state)) < 0)
+			goto fail;
+		if (streq(ds_state, "deleted") && (r = replace(&d->ds.primary_node_id, NULL)) < 0)
+			goto fail;
+		d->ds.updated_at = now;
+		if ((r = store_datastore_update(s, &d->ds)) < 0)
+			goto fail;
+	}
 	if ((r = succeed_step(o, st, NULL, now)) < 0)
 		goto fail;
 	if ((r = replace(&d->op.state, "succeeded")) < 0 || (r = replace(&d->op.message, NULL)) < 0)
@@ -724,15 +743,41 @@ static int submit_job(struct ops *o, struct drive *d, struct store_step *st, int
 	if (!enrolled)
 		return fail_step(o, d, st, "the node is not enrolled", now);
 
+	/* backup_config's restarts: only where backup.configure asked. */
+	_cleanup_json_ json_t *args = json_loads(st->args ?: "{}", 0, NULL);
+	json_t *rn = json_object_get(args, PLAN_ARG_IF_RESTART_NEEDED);
+	if (json_is_integer(rn)) {
+		json_int_t k = json_integer_value(rn);
+		struct store_job cj = {};
+		bool needed = false;
+		if (k >= 0 && (size_t)k < d->n_steps && d->steps[k].job_id &&
+		    store_job_get(c->store, d->steps[k].job_id, &cj) >= 0) {
+			_cleanup_json_ json_t *out = cj.output ? json_loads(cj.output, 0, NULL) : NULL;
+			needed = json_is_true(json_object_get(out, "restart_needed"));
+			store_job_done(&cj);
+		}
+		if (!needed)
+			return succeed_step(o, st, "skipped: no restart needed", now);
+	}
+
 	live = calloc(d->n_members ?: 1, sizeof(*live));
 	if (!live)
 		return -ENOMEM;
 	for (size_t i = 0; i < d->n_members; i++)
 		if (!streq(d->members[i].state, "removed"))
 			live[n_live++] = d->members[i]; /* shallow: borrowed */
-	r = plan_pg_params(&d->ds, live, n_live, st, tls_dir, &params, reason);
-	if (r == -EINVAL)
-		return fail_step(o, d, st, reason, now);
+	if (backup_step_is_ours(st->name)) {
+		char breason[OPS_REASON_MAX];
+		r = backup_step_params(c, &d->ds, st, &params, breason);
+		if (r == 1)
+			return succeed_step(o, st, "skipped: nothing to do", now);
+		if (r == -EINVAL)
+			return fail_step(o, d, st, breason, now);
+	} else {
+		r = plan_pg_params(&d->ds, live, n_live, st, tls_dir, &params, reason);
+		if (r == -EINVAL)
+			return fail_step(o, d, st, reason, now);
+	}
 	if (r < 0)
 		return r;
 
@@ -750,6 +795,7 @@ static int submit_job(struct ops *o, struct drive *d, struct store_step *st, int
 		return r;
 	if ((r = replace(&st->job_id, id)) < 0)
 		return r;
+	backup_job_submitted(c, st, id);
 	r = store_step_update(c->store, st);
 	if (r < 0)
 		log_warning_errno(r, "cannot record job %s of step %d of operation %s", id, st->idx,
@@ -774,6 +820,8 @@ static int drive_job(struct ops *o, struct drive *d, struct store_step *st, int6
 		store_job_done(&job);
 		return 0;
 	}
+	if (backup_step_is_ours(st->name))
+		backup_job_finished(o->c, &d->op, st, &job);
 	if (job.state == CAIRN_JOB_SUCCEEDED)
 		r = succeed_step(o, st, job.message, now);
 	else {
@@ -1037,9 +1085,12 @@ static int seal_password(struct ops *o, const char *ds_id, const char *password,
 	return 0;
 }
 
-int ops_create_datastore(struct ops *o, const struct ops_create_spec *spec,
-			 char ret_ds[static UUID_STRING_MAX], char ret_op[static UUID_STRING_MAX],
-			 char **ret_password, char reason[static OPS_REASON_MAX])
+/* create, and restore (kind "restore": pg.restore of `backup_id` of
+ * `source_ds` to `target` on the first node instead of pg.init). */
+static int create_datastore(struct ops *o, const struct ops_create_spec *spec, const char *kind,
+			    const char *source_ds, const char *backup_id, json_t *target,
+			    char ret_ds[static UUID_STRING_MAX], char ret_op[static UUID_STRING_MAX],
+			    char **ret_password, char reason[static OPS_REASON_MAX])
 {
 	struct store *s = o->c->store;
 	_cleanup_secret_ char *password = NULL;
@@ -1086,7 +1137,18 @@ int ops_create_datastore(struct ops *o, const struct ops_create_spec *spec,
 			   spec->version, "nodes", spec->nodes);
 	if (!settings || !size || !params)
 		return -ENOMEM;
-	if ((r = plan_pg_create(spec->nodes, verifier, &plan)) < 0)
+	if (streq(kind, "restore")) {
+		_cleanup_json_ json_t *args = json_pack("{s:s, s:s, s:s, s:O}", "admin_verifier", verifier,
+							"source_ds", source_ds, "backup_id", backup_id,
+							"target", target);
+		if (!args || json_object_set_new(params, "source", json_string(source_ds)) < 0 ||
+		    json_object_set_new(params, "backup_id", json_string(backup_id)) < 0 ||
+		    json_object_set(params, "target", target) < 0)
+			return -ENOMEM;
+		r = plan_pg_restore(spec->nodes, args, &plan);
+	} else
+		r = plan_pg_create(spec->nodes, verifier, &plan);
+	if (r < 0)
 		return r;
 
 	ds.name = (char *)spec->name;
@@ -1127,7 +1189,7 @@ int ops_create_datastore(struct ops *o, const struct ops_create_spec *spec,
 	for (int i = 0; r >= 0 && i < spec->nodes; i++)
 		r = store_member_insert(s, &members[i]);
 	if (r >= 0)
-		r = insert_op(o, ds.id, "create", params, &plan, now, op_id);
+		r = insert_op(o, ds.id, kind, params, &plan, now, op_id);
 	if (r < 0)
 		goto rollback;
 	r = store_tx_commit(s);
@@ -1153,6 +1215,14 @@ out:
 	return r;
 }
 
+int ops_create_datastore(struct ops *o, const struct ops_create_spec *spec,
+			 char ret_ds[static UUID_STRING_MAX], char ret_op[static UUID_STRING_MAX],
+			 char **ret_password, char reason[static OPS_REASON_MAX])
+{
+	return create_datastore(o, spec, "create", NULL, NULL, NULL, ret_ds, ret_op, ret_password,
+				reason);
+}
+
 /* The primary's ordinal, or -1. */
 static int primary_ordinal(const struct store_datastore *ds, const struct store_member *m, size_t n)
 {
@@ -1173,7 +1243,7 @@ static int commit_op(struct ops *o, struct store_datastore *ds, struct store_mem
 	int64_t now = now_s();
 	int r;
 
-	if ((r = replace(&ds->state, ds_running_state(kind))) < 0)
+	if (ds_running_state(kind) && (r = replace(&ds->state, ds_running_state(kind))) < 0)
 		return r;
 	ds->updated_at = now;
 	r = store_tx_begin(s);
@@ -1490,7 +1560,8 @@ int ops_retry(struct ops *o, const char *op_id, char reason[static OPS_REASON_MA
 		d.op.updated_at = now;
 		r = store_operation_update(s, &d.op);
 	}
-	if (r >= 0 && (r = replace(&d.ds.state, ds_running_state(d.op.kind))) >= 0) {
+	if (r >= 0 && ds_running_state(d.op.kind) &&
+	    (r = replace(&d.ds.state, ds_running_state(d.op.kind))) >= 0) {
 		d.ds.updated_at = now;
 		r = store_datastore_update(s, &d.ds);
 	}
@@ -1507,5 +1578,326 @@ out:
 		reasonf(reason, r, "cannot retry the operation");
 	store_operation_array_free(latest, nl);
 	drive_done(&d);
+	return r;
+}
+
+/* ---- backups (docs/backups.md "Controller") ----------------------------- */
+
+/* The ready datastore's members (removed hidden), its primary's ordinal
+ * and the replicas' ordinals.  Lock held. */
+static int load_members(struct ops *o, const struct store_datastore *ds, struct store_member **ret_m,
+			size_t *ret_n, int *ret_primary, int **ret_replicas, size_t *ret_nr,
+			char reason[static OPS_REASON_MAX])
+{
+	struct store_member *m = NULL;
+	size_t n = 0, nr = 0;
+	int r = store_member_list(o->c->store, ds->id, false, &m, &n);
+	if (r < 0)
+		return r;
+	int primary = primary_ordinal(ds, m, n);
+	int *rep = calloc(n ?: 1, sizeof(int));
+	if (primary < 0 || !rep) {
+		free(rep);
+		store_member_array_free(m, n);
+		return primary < 0 ? reasonf(reason, -EPERM, "datastore '%s' has no primary", ds->name) : -ENOMEM;
+	}
+	for (size_t i = 0; i < n; i++)
+		if (m[i].ordinal != primary)
+			rep[nr++] = m[i].ordinal;
+	*ret_m = m;
+	*ret_n = n;
+	*ret_primary = primary;
+	*ret_replicas = rep;
+	*ret_nr = nr;
+	return 0;
+}
+
+/* Stores an operation of a kind that leaves the datastore's state (lock
+ * held), with `also` run in the same transaction when non-NULL. */
+static int commit_keep_op(struct ops *o, const struct store_datastore *ds, const char *kind,
+			  json_t *params, struct plan *plan,
+			  int (*also)(struct ops *o, void *userdata, const char *op_id,
+				      char reason[static OPS_REASON_MAX]),
+			  void *userdata, char ret_op[static UUID_STRING_MAX],
+			  char reason[static OPS_REASON_MAX])
+{
+	struct store *s = o->c->store;
+	int r = store_tx_begin(s);
+	if (r < 0)
+		return reasonf(reason, r, "cannot store the operation");
+	r = insert_op(o, ds->id, kind, params, plan, now_s(), ret_op);
+	if (r < 0) {
+		store_tx_rollback(s);
+		return reasonf(reason, r, "cannot store the operation");
+	}
+	if (also && (r = also(o, userdata, ret_op, reason)) < 0) {
+		store_tx_rollback(s);
+		return r;
+	}
+	r = store_tx_commit(s);
+	if (r < 0)
+		return reasonf(reason, r, "cannot store the operation");
+	log_info("datastore %s: operation %s (%s) started", ds->name, ret_op, kind);
+	return 0;
+}
+
+struct config_ctx {
+	const char *ds_id;
+	struct backup_config_spec *spec;
+};
+
+static int store_config_cb(struct ops *o, void *userdata, const char *op_id,
+			   char reason[static OPS_REASON_MAX])
+{
+	(void)op_id;
+	struct config_ctx *x = userdata;
+	return backup_config_store(o->c, x->ds_id, x->spec, reason);
+}
+
+int ops_backup_configure(struct ops *o, const char *ds_id_or_name, struct backup_config_spec *spec,
+			 char ret_op[static UUID_STRING_MAX], char reason[static OPS_REASON_MAX])
+{
+	struct store_datastore ds = {};
+	struct store_member *m = NULL;
+	_cleanup_free_ int *replicas = NULL;
+	_cleanup_json_ json_t *params = json_object();
+	struct plan plan = {};
+	size_t n = 0, nr = 0;
+	int primary, r;
+
+	reason[0] = 0;
+	if (!params)
+		return -ENOMEM;
+	pthread_mutex_lock(&o->lock);
+	if ((r = get_ds_idle(o, ds_id_or_name, &ds, reason)) < 0 || (r = require_ready(&ds, reason)) < 0)
+		goto out;
+	if ((r = load_members(o, &ds, &m, &n, &primary, &replicas, &nr, reason)) < 0)
+		goto out;
+	if ((r = plan_backup_configure(primary, replicas, nr, &plan)) < 0)
+		goto out;
+	struct config_ctx x = { ds.id, spec };
+	r = commit_keep_op(o, &ds, "backup_config", params, &plan, store_config_cb, &x, ret_op, reason);
+out:
+	pthread_mutex_unlock(&o->lock);
+	if (r < 0 && !reason[0])
+		reasonf(reason, r, "cannot configure backups");
+	plan_done(&plan);
+	store_member_array_free(m, n);
+	store_datastore_done(&ds);
+	return r;
+}
+
+/* A replica that reports running and is reachable, else the primary. */
+static int backup_source(struct ops *o, const struct store_member *m, size_t n, int primary)
+{
+	int64_t now = now_s();
+	int64_t unreachable = o->c->config->node_unreachable_s > 0 ?
+				      o->c->config->node_unreachable_s :
+				      health_unreachable_s(o->c->config->status_interval_s);
+	for (size_t i = 0; i < n; i++) {
+		struct store_node node = {};
+		bool ok = false;
+		if (m[i].ordinal == primary || !streq(m[i].state, "ready"))
+			continue;
+		if (store_node_get(o->c->store, m[i].node_id, &node) >= 0) {
+			_cleanup_json_ json_t *st = health_member_status(node.health, m[i].ds_id);
+			ok = health_member_reachable(node.last_seen_at, now, unreachable) &&
+			     json_is_true(json_object_get(st, "running")) &&
+			     streq_ptr(json_string_value(json_object_get(st, "role")), "replica");
+			store_node_done(&node);
+		}
+		if (ok)
+			return m[i].ordinal;
+	}
+	return primary;
+}
+
+struct backup_ctx {
+	struct store_backup *b;
+};
+
+static int insert_backup_cb(struct ops *o, void *userdata, const char *op_id,
+			    char reason[static OPS_REASON_MAX])
+{
+	struct backup_ctx *x = userdata;
+	x->b->operation_id = (char *)op_id; /* borrowed */
+	int r = store_backup_insert(o->c->store, x->b);
+	x->b->operation_id = NULL;
+	return r < 0 ? reasonf(reason, r, "cannot store the backup") : 0;
+}
+
+int ops_backup(struct ops *o, const char *ds_id_or_name, char ret_backup[static UUID_STRING_MAX],
+	       char ret_op[static UUID_STRING_MAX], char reason[static OPS_REASON_MAX])
+{
+	struct store_datastore ds = {};
+	struct store_backup_config bc = {};
+	struct store_member *m = NULL;
+	_cleanup_free_ int *replicas = NULL;
+	_cleanup_json_ json_t *params = NULL;
+	struct plan plan = {};
+	struct store_backup b = {};
+	size_t n = 0, nr = 0;
+	int primary, r;
+
+	reason[0] = 0;
+	pthread_mutex_lock(&o->lock);
+	if ((r = get_ds_idle(o, ds_id_or_name, &ds, reason)) < 0 || (r = require_ready(&ds, reason)) < 0)
+		goto out;
+	r = store_backup_config_get(o->c->store, ds.id, &bc);
+	store_backup_config_done(&bc);
+	if (r == -ENOENT) {
+		r = reasonf(reason, -EPERM, "datastore '%s' has no backup configuration", ds.name);
+		goto out;
+	}
+	if (r < 0 || (r = load_members(o, &ds, &m, &n, &primary, &replicas, &nr, reason)) < 0)
+		goto out;
+	int source = backup_source(o, m, n, primary);
+	if ((r = uuid_random(b.id)) < 0)
+		goto out;
+	if ((r = plan_backup(source, primary, b.id, &plan)) < 0)
+		goto out;
+	params = json_pack("{s:s}", "backup_id", b.id);
+	if (!params) {
+		r = -ENOMEM;
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++)
+		if (m[i].ordinal == source)
+			b.node_id = m[i].node_id; /* borrowed */
+	snprintf(b.ds_id, sizeof(b.ds_id), "%s", ds.id);
+	b.state = (char *)"running";
+	b.started_at = now_s();
+	char op_id[UUID_STRING_MAX];
+	struct backup_ctx x = { &b };
+	r = commit_keep_op(o, &ds, "backup", params, &plan, insert_backup_cb, &x, op_id, reason);
+	if (r >= 0) {
+		memcpy(ret_backup, b.id, UUID_STRING_MAX);
+		memcpy(ret_op, op_id, UUID_STRING_MAX);
+	}
+out:
+	pthread_mutex_unlock(&o->lock);
+	if (r < 0 && !reason[0])
+		reasonf(reason, r, "cannot start the backup");
+	plan_done(&plan);
+	store_member_array_free(m, n);
+	store_datastore_done(&ds);
+	return r;
+}
+
+int ops_verify(struct ops *o, const char *backup_id, bool drill, char ret_op[static UUID_STRING_MAX],
+	       char reason[static OPS_REASON_MAX])
+{
+	struct store_datastore ds = {};
+	struct store_backup b = {};
+	struct store_member *m = NULL;
+	_cleanup_free_ int *replicas = NULL;
+	_cleanup_json_ json_t *params = NULL;
+	struct plan plan = {};
+	size_t n = 0, nr = 0;
+	int primary, r;
+
+	reason[0] = 0;
+	pthread_mutex_lock(&o->lock);
+	r = store_backup_get(o->c->store, backup_id, &b);
+	if (r == -ENOENT) {
+		r = reasonf(reason, -ENOENT, "no backup '%.64s'", backup_id);
+		goto out;
+	}
+	if (r < 0)
+		goto out;
+	if (!streq(b.state, "completed")) {
+		r = reasonf(reason, -EPERM, "backup %s is %s: only a completed backup can be verified", b.id,
+			    b.state);
+		goto out;
+	}
+	if ((r = get_ds_idle(o, b.ds_id, &ds, reason)) < 0 || (r = require_ready(&ds, reason)) < 0)
+		goto out;
+	if ((r = load_members(o, &ds, &m, &n, &primary, &replicas, &nr, reason)) < 0)
+		goto out;
+	if ((r = plan_verify(backup_source(o, m, n, primary), b.id, drill, &plan)) < 0)
+		goto out;
+	params = json_pack("{s:s, s:b}", "backup_id", b.id, "drill", drill);
+	if (!params) {
+		r = -ENOMEM;
+		goto out;
+	}
+	r = commit_keep_op(o, &ds, "verify", params, &plan, NULL, NULL, ret_op, reason);
+out:
+	pthread_mutex_unlock(&o->lock);
+	if (r < 0 && !reason[0])
+		reasonf(reason, r, "cannot verify the backup");
+	plan_done(&plan);
+	store_member_array_free(m, n);
+	store_datastore_done(&ds);
+	store_backup_done(&b);
+	return r;
+}
+
+int ops_restore(struct ops *o, const struct ops_restore_spec *spec, char ret_ds[static UUID_STRING_MAX],
+		char ret_op[static UUID_STRING_MAX], char **ret_password, char reason[static OPS_REASON_MAX])
+{
+	struct store_datastore src = {};
+	struct store_backup *b = NULL;
+	struct backup_pick *picks = NULL;
+	size_t n = 0, idx = 0;
+	_cleanup_json_ json_t *target = NULL;
+	int r;
+
+	reason[0] = 0;
+	if (spec->in_place)
+		return reasonf(reason, -EOPNOTSUPP, "in-place restore is not implemented yet");
+	r = store_datastore_get(o->c->store, spec->source, &src);
+	if (r == -ENOENT)
+		return reasonf(reason, r, "no datastore '%.64s'", spec->source);
+	if (r < 0)
+		return r;
+	if (spec->target_lsn && !backup_lsn_ok(spec->target_lsn)) {
+		r = reasonf(reason, -EINVAL, "'target.lsn' must look like 0/3000028");
+		goto out;
+	}
+	r = store_backup_list(o->c->store, src.id, "completed", &b, &n);
+	if (r < 0)
+		goto out;
+	picks = calloc(n ?: 1, sizeof(*picks));
+	if (!picks) {
+		r = -ENOMEM;
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++)
+		picks[i] = (struct backup_pick){ b[i].id, b[i].state, b[i].started_at, b[i].finished_at };
+	r = backup_restore_select(picks, n, spec->backup_id, spec->target_time, &idx);
+	if (r == -ENOENT) {
+		r = spec->backup_id ?
+			    reasonf(reason, -ENOENT, "no completed backup '%.64s' of datastore '%s'",
+				    spec->backup_id, src.name) :
+			    reasonf(reason, -ENOENT, "datastore '%s' has no completed backup%s", src.name,
+				    spec->target_time ? " that finished before the target time" : "");
+		goto out;
+	}
+	if (spec->target_time)
+		target = json_pack("{s:s, s:s}", "type", "time", "value", spec->target_time_text);
+	else if (spec->target_lsn)
+		target = json_pack("{s:s, s:s}", "type", "lsn", "value", spec->target_lsn);
+	else
+		target = json_pack("{s:s, s:n}", "type", "latest", "value");
+	if (!target) {
+		r = -ENOMEM;
+		goto out;
+	}
+	struct ops_create_spec cs = {
+		.name = spec->name,
+		.engine = src.engine,
+		.version = src.version,
+		.nodes = spec->nodes,
+	};
+	_cleanup_json_ json_t *settings = json_loads(src.settings, 0, NULL), *size = json_loads(src.size, 0, NULL);
+	cs.settings = settings;
+	cs.size = size;
+	r = create_datastore(o, &cs, "restore", src.id, b[idx].id, target, ret_ds, ret_op, ret_password,
+			     reason);
+out:
+	free(picks);
+	store_backup_array_free(b, n);
+	store_datastore_done(&src);
 	return r;
 }

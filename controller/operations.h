@@ -36,6 +36,20 @@ struct ops_create_spec {
 	json_t *settings;    /* object of strings or NULL */
 };
 
+struct backup_config_spec;
+
+/* POST /v1/datastores/{id}/restore (docs/backups.md "REST API"). */
+struct ops_restore_spec {
+	const char *source;           /* source datastore id or name */
+	const char *name;             /* the new datastore's name */
+	int nodes;                    /* 1..CAIRN_DS_NODES_MAX */
+	const char *backup_id;        /* or NULL: selected */
+	int64_t target_time;          /* 0: none; else recover to this time */
+	const char *target_time_text; /* its RFC 3339 text (sent to the node) */
+	const char *target_lsn;       /* or NULL */
+	bool in_place;                /* not implemented: -EOPNOTSUPP */
+};
+
 struct ops *ops_new(struct controller *c);
 void ops_free(struct ops *o);
 /* Stops provisioner workers (waits for running programs up to their
@@ -68,6 +82,22 @@ int ops_configure(struct ops *o, const char *ds_id_or_name, json_t *patch,
 		  char ret_op[static UUID_STRING_MAX], char reason[static OPS_REASON_MAX]);
 int ops_destroy(struct ops *o, const char *ds_id_or_name, char ret_op[static UUID_STRING_MAX],
 		char reason[static OPS_REASON_MAX]);
+/* Backups.  backup_configure stores the configuration (secrets sealed)
+ * and starts a backup_config operation in one transaction; backup makes
+ * the catalogue row (running) and a backup operation (-EPERM without a
+ * configuration); verify needs a completed backup; restore creates a new
+ * datastore (like create: *ret_password is shown once) restored from the
+ * source's backup (-ENOENT when none fits, -EOPNOTSUPP for in_place). */
+int ops_backup_configure(struct ops *o, const char *ds_id_or_name, struct backup_config_spec *spec,
+			 char ret_op[static UUID_STRING_MAX], char reason[static OPS_REASON_MAX]);
+int ops_backup(struct ops *o, const char *ds_id_or_name, char ret_backup[static UUID_STRING_MAX],
+	       char ret_op[static UUID_STRING_MAX], char reason[static OPS_REASON_MAX]);
+int ops_verify(struct ops *o, const char *backup_id, bool drill, char ret_op[static UUID_STRING_MAX],
+	       char reason[static OPS_REASON_MAX]);
+int ops_restore(struct ops *o, const struct ops_restore_spec *spec, char ret_ds[static UUID_STRING_MAX],
+		char ret_op[static UUID_STRING_MAX], char **ret_password,
+		char reason[static OPS_REASON_MAX]);
+
 /* Failed steps back to pending, the operation (and datastore) running
  * again.  -EBUSY unless the operation is failed and it is the
  * datastore's latest. */

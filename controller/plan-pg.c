@@ -153,14 +153,16 @@ static int add_finish(struct plan *p, json_t *args)
 	return add(p, PLAN_STEP_FINISH, "internal", -1, args, deps, p->n);
 }
 
-int plan_pg_create(int nodes, const char *admin_verifier, struct plan *ret)
+/* create and restore: the same plan but for the first node's step. */
+static int plan_first(int nodes, const char *first, json_t *first_args, struct plan *ret)
 {
 	struct plan p = {};
 	_cleanup_free_ struct member_steps *m = NULL;
 	_cleanup_free_ int *ready = NULL;
+	_cleanup_json_ json_t *fa = first_args;
 	int r;
 
-	if (nodes < 1 || nodes > CAIRN_DS_NODES_MAX || !admin_verifier)
+	if (nodes < 1 || nodes > CAIRN_DS_NODES_MAX || !fa)
 		return -EINVAL;
 	m = calloc(nodes, sizeof(*m));
 	ready = calloc(nodes, sizeof(int));
@@ -172,8 +174,7 @@ int plan_pg_create(int nodes, const char *admin_verifier, struct plan *ret)
 		if (r < 0)
 			goto fail;
 	}
-	r = add_job(&p, "pg.init", 0, json_pack("{s:s}", "admin_verifier", admin_verifier),
-		    DEPS(m[0].tls_server, m[0].tls_repl, m[0].pkg));
+	r = add_job(&p, first, 0, json_incref(fa), DEPS(m[0].tls_server, m[0].tls_repl, m[0].pkg));
 	if (r < 0)
 		goto fail;
 	m[0].pg = r;
@@ -206,6 +207,119 @@ int plan_pg_create(int nodes, const char *admin_verifier, struct plan *ret)
 			goto fail;
 	}
 	r = add_finish(&p, finish_args("ready", ready, nodes, NULL, 0));
+	if (r < 0)
+		goto fail;
+	*ret = p;
+	return 0;
+fail:
+	plan_done(&p);
+	return r;
+}
+
+int plan_pg_create(int nodes, const char *admin_verifier, struct plan *ret)
+{
+	if (!admin_verifier)
+		return -EINVAL;
+	return plan_first(nodes, "pg.init", json_pack("{s:s}", "admin_verifier", admin_verifier), ret);
+}
+
+int plan_pg_restore(int nodes, json_t *restore_args, struct plan *ret)
+{
+	if (!json_is_object(restore_args))
+		return -EINVAL;
+	return plan_first(nodes, "pg.restore", json_incref(restore_args), ret);
+}
+
+int plan_backup_configure(int primary, const int *replicas, size_t n_replicas, struct plan *ret)
+{
+	struct plan p = {};
+	struct ints configs = {};
+	int r, prev = -1;
+
+	if (primary < 0 || n_replicas > CAIRN_DS_NODES_MAX)
+		return -EINVAL;
+	r = add_job(&p, "backup.configure", primary, NULL, NODEPS);
+	if (r < 0 || (r = ints_push(&configs, r)) < 0)
+		goto fail;
+	for (size_t i = 0; i < n_replicas; i++) {
+		r = add_job(&p, "backup.configure", replicas[i], NULL, NODEPS);
+		if (r < 0 || (r = ints_push(&configs, r)) < 0)
+			goto fail;
+	}
+	/* The configure plan's rolling restart, replicas first, each only
+	 * where its backup.configure said restart_needed. */
+	for (size_t i = 0; i <= n_replicas; i++) {
+		int ordinal = i < n_replicas ? replicas[i] : primary;
+		int own = configs.v[i < n_replicas ? i + 1 : 0];
+		_cleanup_free_ int *deps = calloc(configs.n + 1, sizeof(int));
+		size_t nd = configs.n;
+		if (!deps) {
+			r = -ENOMEM;
+			goto fail;
+		}
+		memcpy(deps, configs.v, configs.n * sizeof(int));
+		if (prev >= 0)
+			deps[nd++] = prev;
+		r = add_job(&p, "pg.service", ordinal,
+			    json_pack("{s:s, s:i}", "action", "restart", PLAN_ARG_IF_RESTART_NEEDED, own),
+			    deps, nd);
+		if (r < 0)
+			goto fail;
+		prev = r;
+	}
+	r = add(&p, PLAN_STEP_FINISH, "internal", -1,
+		json_pack("{s:s, s:[], s:[]}", "ds_state", PLAN_DS_STATE_KEEP, "ready", "removed"),
+		DEPS(prev));
+	if (r < 0)
+		goto fail;
+	free(configs.v);
+	*ret = p;
+	return 0;
+fail:
+	free(configs.v);
+	plan_done(&p);
+	return r;
+}
+
+int plan_backup(int ordinal, int primary, const char *backup_id, struct plan *ret)
+{
+	struct plan p = {};
+	int r, a, b;
+
+	if (ordinal < 0 || primary < 0 || !backup_id)
+		return -EINVAL;
+	if ((r = a = add_job(&p, "backup.full", ordinal, json_pack("{s:s}", "backup_id", backup_id),
+			     NODEPS)) < 0)
+		goto fail;
+	if ((r = b = add_job(&p, "backup.delete", primary, NULL, DEPS(a))) < 0)
+		goto fail;
+	r = add(&p, PLAN_STEP_FINISH, "internal", -1,
+		json_pack("{s:s, s:[], s:[]}", "ds_state", PLAN_DS_STATE_KEEP, "ready", "removed"), DEPS(b));
+	if (r < 0)
+		goto fail;
+	*ret = p;
+	return 0;
+fail:
+	plan_done(&p);
+	return r;
+}
+
+int plan_verify(int ordinal, const char *backup_id, bool drill, struct plan *ret)
+{
+	struct plan p = {};
+	int r, last;
+
+	if (ordinal < 0 || !backup_id)
+		return -EINVAL;
+	if ((r = last = add_job(&p, "backup.verify", ordinal,
+				json_pack("{s:s, s:b}", "backup_id", backup_id, "drill", drill), NODEPS)) < 0)
+		goto fail;
+	if (drill && (r = last = add_job(&p, "backup.drill", ordinal,
+					 json_pack("{s:s}", "backup_id", backup_id), DEPS(last))) < 0)
+		goto fail;
+	r = add(&p, PLAN_STEP_FINISH, "internal", -1,
+		json_pack("{s:s, s:[], s:[]}", "ds_state", PLAN_DS_STATE_KEEP, "ready", "removed"),
+		DEPS(last));
 	if (r < 0)
 		goto fail;
 	*ret = p;

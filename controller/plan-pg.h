@@ -11,6 +11,9 @@
  *   tls.issue   {"cert":"server"|"repl"|"exporter"}
  *   pg.init     {"admin_verifier":"SCRAM-SHA-256$…"}   (a verifier, not a secret)
  *   pg.service  {"action":"restart","if_pending_restart":true}
+ *               or {"action":"restart","if_restart_needed_step":<index>}
+ *   backup.full, backup.drill {"backup_id"}; backup.verify {"backup_id","drill"}
+ *   pg.restore  {"admin_verifier","source_ds","backup_id","target"}
  *   finish      {"ds_state":"ready"|"deleted","ready":[ordinals],"removed":[ordinals]}
  * others {}.
  */
@@ -29,6 +32,8 @@
 #define PLAN_STEP_FINISH "finish"
 #define PLAN_STEP_PROVISION "provision"
 #define PLAN_STEP_DEPROVISION "deprovision"
+#define PLAN_DS_STATE_KEEP "keep"                     /* finish: leave the datastore's state */
+#define PLAN_ARG_IF_RESTART_NEEDED "if_restart_needed_step" /* pg.service of backup_config */
 
 /* A plan under construction: steps with heap name/kind/deps/args; the
  * op_id is filled in by whoever stores it. */
@@ -41,6 +46,20 @@ void plan_done(struct plan *p);
 
 /* create: ordinals 0..nodes-1, 0 the first primary. */
 int plan_pg_create(int nodes, const char *admin_verifier, struct plan *ret);
+/* restore: as create, with pg.restore (args: {"admin_verifier",
+ * "source_ds", "backup_id", "target"}) instead of pg.init. */
+int plan_pg_restore(int nodes, json_t *restore_args, struct plan *ret);
+/* backup_config: backup.configure on every member (parallel), then
+ * pg.service restarts one after another, replicas first, each carrying
+ * PLAN_ARG_IF_RESTART_NEEDED = the index of its member's
+ * backup.configure step (skipped unless that job's output says
+ * restart_needed). */
+int plan_backup_configure(int primary, const int *replicas, size_t n_replicas, struct plan *ret);
+/* backup: backup.full on `ordinal` → backup.delete (retention) on the
+ * primary → finish (the datastore's state is kept). */
+int plan_backup(int ordinal, int primary, const char *backup_id, struct plan *ret);
+/* verify: backup.verify (→ backup.drill) on `ordinal` → finish. */
+int plan_verify(int ordinal, const char *backup_id, bool drill, struct plan *ret);
 /* add_node: new replicas `ordinals` (n of them) on a datastore whose
  * primary is `primary`. */
 int plan_pg_add_node(int primary, const int *ordinals, size_t n, struct plan *ret);

@@ -166,6 +166,65 @@ static const char *const migrations[] = {
 	"  finished_at BIGINT,"
 	"  PRIMARY KEY (op_id, idx));"
 	"CREATE INDEX op_steps_job ON op_steps (job_id);",
+
+	/* 3: backups (docs/backups.md "Controller"): the operation kinds
+	 * widen (the table is rebuilt, the portable way to change a CHECK;
+	 * foreign keys are off while migrations run), per-datastore data
+	 * keys, backup configurations and the catalogue. */
+	"CREATE TABLE operations_v3 ("
+	"  id TEXT PRIMARY KEY,"
+	"  seq BIGINT NOT NULL UNIQUE,"
+	"  ds_id TEXT NOT NULL REFERENCES datastores (id),"
+	"  kind TEXT NOT NULL CHECK (kind IN ('create','add_node','remove_node','configure','destroy',"
+	"    'backup','backup_config','verify','restore','restore_in_place')),"
+	"  state TEXT NOT NULL CHECK (state IN ('running','succeeded','failed')),"
+	"  params TEXT NOT NULL,"
+	"  message TEXT,"
+	"  created_at BIGINT NOT NULL,"
+	"  updated_at BIGINT NOT NULL,"
+	"  finished_at BIGINT);"
+	"INSERT INTO operations_v3 (id, seq, ds_id, kind, state, params, message, created_at, "
+	"  updated_at, finished_at) SELECT id, seq, ds_id, kind, state, params, message, created_at, "
+	"  updated_at, finished_at FROM operations;"
+	"DROP TABLE operations;"
+	"ALTER TABLE operations_v3 RENAME TO operations;"
+	"CREATE INDEX operations_ds ON operations (ds_id, seq);"
+	"CREATE INDEX operations_state ON operations (state);"
+	"CREATE TABLE ds_data_keys ("
+	"  ds_id TEXT PRIMARY KEY REFERENCES datastores (id),"
+	"  sealed TEXT NOT NULL,"
+	"  created_at BIGINT NOT NULL);"
+	"CREATE TABLE backup_configs ("
+	"  ds_id TEXT PRIMARY KEY REFERENCES datastores (id),"
+	"  config TEXT NOT NULL,"
+	"  secret_key TEXT,"
+	"  session_token TEXT,"
+	"  full_every_s BIGINT,"
+	"  created_at BIGINT NOT NULL,"
+	"  updated_at BIGINT NOT NULL);"
+	"CREATE TABLE backups ("
+	"  id TEXT PRIMARY KEY,"
+	"  datastore_id TEXT NOT NULL REFERENCES datastores (id),"
+	"  state TEXT NOT NULL CHECK (state IN ('running','completed','failed','deleting','deleted')),"
+	"  node_id TEXT,"
+	"  operation_id TEXT,"
+	"  job_id TEXT,"
+	"  started_at BIGINT NOT NULL,"
+	"  finished_at BIGINT,"
+	"  duration_ms BIGINT,"
+	"  timeline BIGINT,"
+	"  start_lsn TEXT,"
+	"  stop_lsn TEXT,"
+	"  start_wal TEXT,"
+	"  stop_wal TEXT,"
+	"  plain_bytes BIGINT,"
+	"  stored_bytes BIGINT,"
+	"  files BIGINT,"
+	"  verified_at BIGINT,"
+	"  verify_state TEXT CHECK (verify_state IS NULL OR verify_state IN ('ok','failed')),"
+	"  message TEXT);"
+	"CREATE INDEX backups_ds ON backups (datastore_id, started_at);"
+	"CREATE INDEX backups_op ON backups (operation_id);",
 };
 
 static const char *const node_state_names[_STORE_NODE_STATE_MAX] = {
@@ -380,8 +439,12 @@ static int migrate(struct store *s, char **ret_error)
 					version, ELEMENTSOF(migrations));
 		return -EPROTO;
 	}
+	/* Foreign keys off while tables are rebuilt (PRAGMA foreign_keys is
+	 * a no-op inside a transaction), checked before each commit. */
+	if (version < (int64_t)ELEMENTSOF(migrations) && (r = exec(s, "PRAGMA foreign_keys=OFF")) < 0)
+		return r;
 	for (size_t v = version + 1; v <= ELEMENTSOF(migrations); v++) {
-		_cleanup_stmt_ sqlite3_stmt *ins = NULL;
+		_cleanup_stmt_ sqlite3_stmt *ins = NULL, *fk = NULL;
 		r = exec(s, "BEGIN IMMEDIATE");
 		if (r < 0)
 			return r;
@@ -394,6 +457,10 @@ static int migrate(struct store *s, char **ret_error)
 			sqlite3_bind_int64(ins, 2, now_s());
 			r = step_done(s, ins, "record migration");
 		}
+		if (r >= 0)
+			r = prepare(s, "PRAGMA foreign_key_check", &fk);
+		if (r >= 0 && sqlite3_step(fk) != SQLITE_DONE)
+			r = -EPROTO;
 		if (r < 0) {
 			(void)exec(s, "ROLLBACK");
 			if (ret_error)
@@ -405,7 +472,7 @@ static int migrate(struct store *s, char **ret_error)
 			return r;
 		log_info("store: applied schema migration %zu", v);
 	}
-	return 0;
+	return exec(s, "PRAGMA foreign_keys=ON");
 }
 
 int store_schema_version(struct store *s)
@@ -2067,4 +2134,329 @@ int store_step_get_by_job(struct store *s, const char *job_id, struct store_step
 		return r;
 	bind_text(st, 1, job_id);
 	return get_row(s, st, step_from_row, ret, "get step by job");
+}
+
+/* ---- backups ----------------------------------------------------------- */
+
+void store_backup_config_done(struct store_backup_config *c)
+{
+	if (!c)
+		return;
+	free(c->config);
+	freezero_strp(&c->secret_key);
+	freezero_strp(&c->session_token);
+	memset(c, 0, sizeof(*c));
+}
+
+void store_backup_config_array_free(struct store_backup_config *a, size_t n)
+{
+	for (size_t i = 0; a && i < n; i++)
+		store_backup_config_done(&a[i]);
+	free(a);
+}
+
+#define BACKUP_CONFIG_COLUMNS "ds_id, config, secret_key, session_token, full_every_s, created_at, updated_at"
+
+static int backup_config_from_row(sqlite3_stmt *st, void *ret)
+{
+	struct store_backup_config c = {};
+	col_id(st, 0, c.ds_id);
+	c.config = col_text(st, 1);
+	c.secret_key = col_text(st, 2);
+	c.session_token = col_text(st, 3);
+	c.full_every_s = sqlite3_column_int64(st, 4);
+	c.created_at = sqlite3_column_int64(st, 5);
+	c.updated_at = sqlite3_column_int64(st, 6);
+	if (!c.config) {
+		store_backup_config_done(&c);
+		return -EIO;
+	}
+	*(struct store_backup_config *)ret = c;
+	return 0;
+}
+
+static void backup_config_done_v(void *p) { store_backup_config_done(p); }
+
+int store_backup_config_put(struct store *s, const struct store_backup_config *c)
+{
+	_cleanup_stmt_ sqlite3_stmt *st = NULL;
+	STORE_LOCKED(s);
+	int r = prepare(s,
+			"INSERT INTO backup_configs (" BACKUP_CONFIG_COLUMNS ") VALUES (?, ?, ?, ?, ?, ?, ?) "
+			"ON CONFLICT (ds_id) DO UPDATE SET config = excluded.config, "
+			"secret_key = excluded.secret_key, session_token = excluded.session_token, "
+			"full_every_s = excluded.full_every_s, updated_at = excluded.updated_at",
+			&st);
+	if (r < 0)
+		return r;
+	bind_text(st, 1, c->ds_id);
+	bind_text(st, 2, c->config);
+	bind_text(st, 3, c->secret_key);
+	bind_text(st, 4, c->session_token);
+	bind_ts(st, 5, c->full_every_s);
+	sqlite3_bind_int64(st, 6, c->created_at);
+	sqlite3_bind_int64(st, 7, c->updated_at);
+	r = step_done(s, st, "put backup config");
+	return r < 0 ? r : 0;
+}
+
+int store_backup_config_get(struct store *s, const char *ds_id, struct store_backup_config *ret)
+{
+	_cleanup_stmt_ sqlite3_stmt *st = NULL;
+	STORE_LOCKED(s);
+	int r = prepare(s, "SELECT " BACKUP_CONFIG_COLUMNS " FROM backup_configs WHERE ds_id = ?", &st);
+	if (r < 0)
+		return r;
+	bind_text(st, 1, ds_id);
+	return get_row(s, st, backup_config_from_row, ret, "get backup config");
+}
+
+int store_backup_config_delete(struct store *s, const char *ds_id)
+{
+	_cleanup_stmt_ sqlite3_stmt *st = NULL;
+	STORE_LOCKED(s);
+	int r = prepare(s, "DELETE FROM backup_configs WHERE ds_id = ?", &st);
+	if (r < 0)
+		return r;
+	bind_text(st, 1, ds_id);
+	r = step_done(s, st, "delete backup config");
+	if (r < 0)
+		return r;
+	return r == 1 ? 0 : -ENOENT;
+}
+
+int store_backup_config_list(struct store *s, struct store_backup_config **ret, size_t *ret_n)
+{
+	_cleanup_stmt_ sqlite3_stmt *st = NULL;
+	STORE_LOCKED(s);
+	int r = prepare(s, "SELECT " BACKUP_CONFIG_COLUMNS " FROM backup_configs ORDER BY ds_id", &st);
+	if (r < 0)
+		return r;
+	return collect_rows(s, st, sizeof(**ret), 0, backup_config_from_row, backup_config_done_v,
+			    (void **)ret, ret_n, "list backup configs");
+}
+
+int store_data_key_get(struct store *s, const char *ds_id, char **ret_sealed)
+{
+	_cleanup_stmt_ sqlite3_stmt *st = NULL;
+	STORE_LOCKED(s);
+	int r = prepare(s, "SELECT sealed FROM ds_data_keys WHERE ds_id = ?", &st);
+	if (r < 0)
+		return r;
+	bind_text(st, 1, ds_id);
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_DONE)
+		return -ENOENT;
+	if (rc != SQLITE_ROW)
+		return sql_fail(s, rc, "get data key");
+	char *v = col_text(st, 0);
+	if (!v)
+		return -EIO;
+	*ret_sealed = v;
+	return 0;
+}
+
+int store_data_key_insert(struct store *s, const char *ds_id, const char *sealed, int64_t now)
+{
+	_cleanup_stmt_ sqlite3_stmt *st = NULL;
+	STORE_LOCKED(s);
+	int r = prepare(s,
+			"INSERT INTO ds_data_keys (ds_id, sealed, created_at) VALUES (?, ?, ?) "
+			"ON CONFLICT (ds_id) DO NOTHING",
+			&st);
+	if (r < 0)
+		return r;
+	bind_text(st, 1, ds_id);
+	bind_text(st, 2, sealed);
+	sqlite3_bind_int64(st, 3, now);
+	r = step_done(s, st, "insert data key");
+	if (r < 0)
+		return r;
+	return r == 1 ? 0 : -EEXIST;
+}
+
+void store_backup_done(struct store_backup *b)
+{
+	if (!b)
+		return;
+	free(b->state);
+	free(b->node_id);
+	free(b->operation_id);
+	free(b->job_id);
+	free(b->start_lsn);
+	free(b->stop_lsn);
+	free(b->start_wal);
+	free(b->stop_wal);
+	free(b->verify_state);
+	free(b->message);
+	memset(b, 0, sizeof(*b));
+}
+
+void store_backup_array_free(struct store_backup *a, size_t n)
+{
+	for (size_t i = 0; a && i < n; i++)
+		store_backup_done(&a[i]);
+	free(a);
+}
+
+#define BACKUP_COLUMNS                                                                         \
+	"id, datastore_id, state, node_id, operation_id, job_id, started_at, finished_at, "     \
+	"duration_ms, timeline, start_lsn, stop_lsn, start_wal, stop_wal, plain_bytes, "        \
+	"stored_bytes, files, verified_at, verify_state, message"
+
+static int backup_from_row(sqlite3_stmt *st, void *ret)
+{
+	struct store_backup b = {};
+	col_id(st, 0, b.id);
+	col_id(st, 1, b.ds_id);
+	b.state = col_text(st, 2);
+	b.node_id = col_text(st, 3);
+	b.operation_id = col_text(st, 4);
+	b.job_id = col_text(st, 5);
+	b.started_at = sqlite3_column_int64(st, 6);
+	b.finished_at = sqlite3_column_int64(st, 7);
+	b.duration_ms = sqlite3_column_int64(st, 8);
+	b.timeline = sqlite3_column_int64(st, 9);
+	b.start_lsn = col_text(st, 10);
+	b.stop_lsn = col_text(st, 11);
+	b.start_wal = col_text(st, 12);
+	b.stop_wal = col_text(st, 13);
+	b.plain_bytes = sqlite3_column_int64(st, 14);
+	b.stored_bytes = sqlite3_column_int64(st, 15);
+	b.files = sqlite3_column_int64(st, 16);
+	b.verified_at = sqlite3_column_int64(st, 17);
+	b.verify_state = col_text(st, 18);
+	b.message = col_text(st, 19);
+	if (!b.state) {
+		store_backup_done(&b);
+		return -EIO;
+	}
+	*(struct store_backup *)ret = b;
+	return 0;
+}
+
+static void backup_done_v(void *p) { store_backup_done(p); }
+
+/* Binds the mutable columns from index `i`: state … message (16 of them
+ * in BACKUP_COLUMNS order without id, datastore_id, started_at). */
+static void bind_backup_mutable(sqlite3_stmt *st, int i, const struct store_backup *b)
+{
+	bind_text(st, i++, b->state);
+	bind_text(st, i++, b->node_id);
+	bind_text(st, i++, b->operation_id);
+	bind_text(st, i++, b->job_id);
+	bind_ts(st, i++, b->finished_at);
+	bind_ts(st, i++, b->duration_ms);
+	bind_ts(st, i++, b->timeline);
+	bind_text(st, i++, b->start_lsn);
+	bind_text(st, i++, b->stop_lsn);
+	bind_text(st, i++, b->start_wal);
+	bind_text(st, i++, b->stop_wal);
+	bind_ts(st, i++, b->plain_bytes);
+	bind_ts(st, i++, b->stored_bytes);
+	bind_ts(st, i++, b->files);
+	bind_ts(st, i++, b->verified_at);
+	bind_text(st, i++, b->verify_state);
+	bind_text(st, i, b->message);
+}
+
+int store_backup_insert(struct store *s, const struct store_backup *b)
+{
+	_cleanup_stmt_ sqlite3_stmt *st = NULL;
+	STORE_LOCKED(s);
+	int r = prepare(s,
+			"INSERT INTO backups (id, datastore_id, started_at, state, node_id, operation_id, "
+			"job_id, finished_at, duration_ms, timeline, start_lsn, stop_lsn, start_wal, "
+			"stop_wal, plain_bytes, stored_bytes, files, verified_at, verify_state, message) "
+			"VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+			&st);
+	if (r < 0)
+		return r;
+	bind_text(st, 1, b->id);
+	bind_text(st, 2, b->ds_id);
+	sqlite3_bind_int64(st, 3, b->started_at);
+	bind_backup_mutable(st, 4, b);
+	r = step_done(s, st, "insert backup");
+	return r < 0 ? r : 0;
+}
+
+int store_backup_update(struct store *s, const struct store_backup *b)
+{
+	_cleanup_stmt_ sqlite3_stmt *st = NULL;
+	STORE_LOCKED(s);
+	int r = prepare(s,
+			"UPDATE backups SET state = ?, node_id = ?, operation_id = ?, job_id = ?, "
+			"finished_at = ?, duration_ms = ?, timeline = ?, start_lsn = ?, stop_lsn = ?, "
+			"start_wal = ?, stop_wal = ?, plain_bytes = ?, stored_bytes = ?, files = ?, "
+			"verified_at = ?, verify_state = ?, message = ? WHERE id = ?",
+			&st);
+	if (r < 0)
+		return r;
+	bind_backup_mutable(st, 1, b);
+	bind_text(st, 18, b->id);
+	r = step_done(s, st, "update backup");
+	if (r < 0)
+		return r;
+	return r == 1 ? 0 : -ENOENT;
+}
+
+int store_backup_get(struct store *s, const char *id, struct store_backup *ret)
+{
+	_cleanup_stmt_ sqlite3_stmt *st = NULL;
+	STORE_LOCKED(s);
+	int r = prepare(s, "SELECT " BACKUP_COLUMNS " FROM backups WHERE id = ?", &st);
+	if (r < 0)
+		return r;
+	bind_text(st, 1, id);
+	return get_row(s, st, backup_from_row, ret, "get backup");
+}
+
+int store_backup_list(struct store *s, const char *ds_id, const char *state,
+		      struct store_backup **ret, size_t *ret_n)
+{
+	_cleanup_stmt_ sqlite3_stmt *st = NULL;
+	STORE_LOCKED(s);
+	int r = prepare(s,
+			"SELECT " BACKUP_COLUMNS " FROM backups WHERE datastore_id = ?1 "
+			"AND (?2 IS NULL OR state = ?2) ORDER BY started_at DESC, id DESC",
+			&st);
+	if (r < 0)
+		return r;
+	bind_text(st, 1, ds_id);
+	bind_text(st, 2, state);
+	return collect_rows(s, st, sizeof(**ret), 0, backup_from_row, backup_done_v, (void **)ret,
+			    ret_n, "list backups");
+}
+
+int store_backup_count(struct store *s, const char *state, int64_t *ret)
+{
+	_cleanup_stmt_ sqlite3_stmt *st = NULL;
+	STORE_LOCKED(s);
+	int r = prepare(s, "SELECT COUNT(*) FROM backups WHERE (?1 IS NULL OR state = ?1)", &st);
+	if (r < 0)
+		return r;
+	bind_text(st, 1, state);
+	int rc = sqlite3_step(st);
+	if (rc != SQLITE_ROW)
+		return sql_fail(s, rc, "count backups");
+	*ret = sqlite3_column_int64(st, 0);
+	return 0;
+}
+
+int store_backup_fail_running(struct store *s, const char *op_id, const char *message, int64_t now)
+{
+	_cleanup_stmt_ sqlite3_stmt *st = NULL;
+	STORE_LOCKED(s);
+	int r = prepare(s,
+			"UPDATE backups SET state = 'failed', message = ?, finished_at = ?, "
+			"duration_ms = (? - started_at) * 1000 WHERE operation_id = ? AND state = 'running'",
+			&st);
+	if (r < 0)
+		return r;
+	bind_text(st, 1, message);
+	sqlite3_bind_int64(st, 2, now);
+	sqlite3_bind_int64(st, 3, now);
+	bind_text(st, 4, op_id);
+	r = step_done(s, st, "fail running backups");
+	return r < 0 ? r : 0;
 }

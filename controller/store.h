@@ -307,3 +307,67 @@ int store_step_update(struct store *s, const struct store_step *st);
 int store_step_list(struct store *s, const char *op_id, struct store_step **ret, size_t *ret_n);
 /* The step whose job is `job_id`.  -ENOENT. */
 int store_step_get_by_job(struct store *s, const char *job_id, struct store_step *ret);
+
+/* ------------------------------------------------------------------
+ * Backups (migration 3; docs/backups.md "Controller").
+ * ------------------------------------------------------------------ */
+
+/* A datastore's backup configuration: `config` is the JSON text of the
+ * PUT body without the S3 secrets, which are kept apart, sealed under the
+ * KEK (secrets.h).  full_every_s 0: no schedule. */
+struct store_backup_config {
+	char ds_id[UUID_STRING_MAX];
+	char *config;                 /* JSON object text, no secret in it */
+	char *secret_key;             /* sealed, or NULL */
+	char *session_token;          /* sealed, or NULL */
+	int64_t full_every_s;         /* 0: not scheduled */
+	int64_t created_at, updated_at;
+};
+
+struct store_backup {
+	char id[UUID_STRING_MAX];
+	char ds_id[UUID_STRING_MAX];
+	char *state;                  /* running, completed, failed, deleting, deleted */
+	char *node_id;                /* where it runs/ran, or NULL */
+	char *operation_id;           /* the backup operation, or NULL */
+	char *job_id;                 /* its backup.full job, or NULL */
+	int64_t started_at, finished_at;
+	int64_t duration_ms;
+	int64_t timeline;             /* 0: unknown */
+	char *start_lsn, *stop_lsn, *start_wal, *stop_wal;
+	int64_t plain_bytes, stored_bytes, files;
+	int64_t verified_at;          /* 0: never */
+	char *verify_state;           /* NULL, ok, failed */
+	char *message;                /* why it failed, or NULL */
+};
+
+void store_backup_config_done(struct store_backup_config *c);
+void store_backup_config_array_free(struct store_backup_config *a, size_t n);
+void store_backup_done(struct store_backup *b);
+void store_backup_array_free(struct store_backup *a, size_t n);
+
+/* Inserts or replaces the datastore's configuration (created_at kept). */
+int store_backup_config_put(struct store *s, const struct store_backup_config *c);
+int store_backup_config_get(struct store *s, const char *ds_id, struct store_backup_config *ret);
+/* -ENOENT when there is none. */
+int store_backup_config_delete(struct store *s, const char *ds_id);
+/* Every configuration, datastore id order. */
+int store_backup_config_list(struct store *s, struct store_backup_config **ret, size_t *ret_n);
+
+/* The datastore's sealed data key (heap), -ENOENT when none was made. */
+int store_data_key_get(struct store *s, const char *ds_id, char **ret_sealed);
+/* Records it unless one exists: 0 when stored, -EEXIST when one was
+ * there already (read it back: the first one wins). */
+int store_data_key_insert(struct store *s, const char *ds_id, const char *sealed, int64_t now);
+
+int store_backup_insert(struct store *s, const struct store_backup *b);
+/* Writes every column but id, datastore_id, started_at. */
+int store_backup_update(struct store *s, const struct store_backup *b);
+int store_backup_get(struct store *s, const char *id, struct store_backup *ret);
+/* Newest first (started_at); state NULL for any. */
+int store_backup_list(struct store *s, const char *ds_id, const char *state,
+		      struct store_backup **ret, size_t *ret_n);
+/* Every backup in `state` (NULL: any), for metrics. */
+int store_backup_count(struct store *s, const char *state, int64_t *ret);
+/* Backups of operation `op_id` still running become failed with `message`. */
+int store_backup_fail_running(struct store *s, const char *op_id, const char *message, int64_t now);
