@@ -4,6 +4,7 @@
  * Pure decisions first, then what needs the controller.
  */
 #include <arpa/inet.h>
+#include <pthread.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
@@ -978,4 +979,140 @@ out:
 	if (r < 0)
 		log_warning_errno(r, "backup %s: cannot record the end of %s", id, st->name);
 	store_backup_done(&b);
+}
+
+/* ---- keys lost by a node; the schedule ---------------------------------- */
+
+/* When each (node, datastore) was last sent backup.configure because its
+ * keys were missing.  A small table: the oldest entry makes room. */
+#define BACKUP_RECONFIGURE_TABLE_MAX 256
+static struct {
+	char node[UUID_STRING_MAX];
+	char ds[UUID_STRING_MAX];
+	int64_t at;
+} reconfigured[BACKUP_RECONFIGURE_TABLE_MAX];
+static pthread_mutex_t reconfigured_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* True (and the entry stamped) when the pair may be sent a job now. */
+static bool reconfigure_allowed(const char *node, const char *ds, int64_t now)
+{
+	size_t oldest = 0;
+	bool ok = true;
+	pthread_mutex_lock(&reconfigured_lock);
+	for (size_t i = 0; i < BACKUP_RECONFIGURE_TABLE_MAX; i++) {
+		if (streq(reconfigured[i].node, node) && streq(reconfigured[i].ds, ds)) {
+			ok = now - reconfigured[i].at >= BACKUP_RECONFIGURE_EVERY_S;
+			if (ok)
+				reconfigured[i].at = now;
+			goto out;
+		}
+		if (reconfigured[i].at < reconfigured[oldest].at)
+			oldest = i;
+	}
+	snprintf(reconfigured[oldest].node, UUID_STRING_MAX, "%s", node);
+	snprintf(reconfigured[oldest].ds, UUID_STRING_MAX, "%s", ds);
+	reconfigured[oldest].at = now;
+out:
+	pthread_mutex_unlock(&reconfigured_lock);
+	return ok;
+}
+
+void backup_keys_missing(struct controller *c, const char *node_id, const char *ds_id, int64_t now)
+{
+	struct store_member m = {};
+	struct store_datastore ds = {};
+	struct store_backup_config bc = {};
+	struct store_operation run = {};
+	_cleanup_json_ json_t *params = NULL;
+	char reason[OPS_REASON_MAX], id[UUID_STRING_MAX];
+	int r;
+
+	if (!node_id || !ds_id || !c->runner)
+		return;
+	/* Only for a live member of a datastore that has a configuration,
+	 * and not while a backup_config operation configures it anyway. */
+	if (store_member_get_by_node(c->store, node_id, &m) < 0)
+		return;
+	bool member = streq(m.ds_id, ds_id) && !streq(m.state, "removed") && !streq(m.state, "removing");
+	store_member_done(&m);
+	if (!member || store_backup_config_get(c->store, ds_id, &bc) < 0)
+		return;
+	store_backup_config_done(&bc);
+	if (store_operation_running(c->store, ds_id, &run) >= 0) {
+		bool configuring = streq(run.kind, "backup_config");
+		store_operation_done(&run);
+		if (configuring)
+			return;
+	}
+	if (store_datastore_get(c->store, ds_id, &ds) < 0)
+		return;
+	if (!reconfigure_allowed(node_id, ds_id, now))
+		goto out;
+	struct store_step st = { .name = (char *)"backup.configure", .kind = (char *)"job",
+				 .args = (char *)"{}" };
+	r = backup_step_params(c, &ds, &st, &params, reason);
+	if (r != 0) {
+		log_warning("datastore %s: cannot send backup.configure to node %s: %s", ds.name, node_id,
+			    r == -EINVAL ? reason : strerror(-r));
+		goto out;
+	}
+	struct runner_job_spec spec = { .node_id = node_id, .type = "backup.configure", .params = params,
+					.ds = ds.id, .epoch = ds.epoch };
+	r = runner_submit(c->runner, &spec, id);
+	if (r < 0)
+		log_warning_errno(r, "datastore %s: cannot send backup.configure to node %s", ds.name, node_id);
+	else
+		log_info("datastore %s: node %s has no backup keys loaded: backup.configure job %s", ds.name,
+			 node_id, id);
+out:
+	store_datastore_done(&ds);
+}
+
+void backup_schedule_tick(struct controller *c, int64_t now)
+{
+	struct store_backup_config *cfg = NULL;
+	size_t n = 0;
+
+	if (!c->ops || store_backup_config_list(c->store, &cfg, &n) < 0)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		struct store_datastore ds = {};
+		struct store_operation run = {};
+		struct store_backup *b = NULL;
+		size_t nb = 0;
+		int64_t ok_at = 0, failed_at = 0;
+		char reason[OPS_REASON_MAX], bid[UUID_STRING_MAX], op[UUID_STRING_MAX];
+
+		if (cfg[i].full_every_s <= 0)
+			continue;
+		if (store_datastore_get(c->store, cfg[i].ds_id, &ds) < 0)
+			continue;
+		bool ready = streq(ds.state, "ready");
+		store_datastore_done(&ds);
+		if (!ready)
+			continue;
+		bool running = store_operation_running(c->store, cfg[i].ds_id, &run) >= 0;
+		store_operation_done(&run);
+		if (store_backup_list(c->store, cfg[i].ds_id, NULL, &b, &nb) < 0)
+			continue;
+		/* Newest first: the first of each kind is the newest. */
+		for (size_t k = 0; k < nb; k++) {
+			bool ok = streq(b[k].state, "running") || streq(b[k].state, "completed");
+			if (ok && !ok_at)
+				ok_at = b[k].started_at;
+			if (streq(b[k].state, "failed") && !failed_at)
+				failed_at = b[k].started_at;
+		}
+		store_backup_array_free(b, nb);
+		if (!backup_schedule_due(cfg[i].full_every_s, ok_at, failed_at, running, now))
+			continue;
+		/* ops_backup stores the row and the operation before anything
+		 * runs: a crash after it finds the backup running. */
+		int r = ops_backup(c->ops, cfg[i].ds_id, bid, op, reason);
+		if (r >= 0)
+			log_info("datastore %s: scheduled backup %s, operation %s", cfg[i].ds_id, bid, op);
+		else if (r != -EBUSY)
+			log_warning("datastore %s: scheduled backup not started: %s", cfg[i].ds_id, reason);
+	}
+	store_backup_config_array_free(cfg, n);
 }

@@ -16,6 +16,7 @@
 
 #include <gnutls/gnutls.h>
 
+#include "backup.h"
 #include "config.h"
 #include "controller.h"
 #include "gateway.h"
@@ -176,7 +177,7 @@ int gateway_check_databases(json_t *dbs, char reason[static API_REASON_MAX])
 {
 	static const char *const allowed[] = { "ds",        "running",     "role",        "timeline",
 					       "lsn",       "replay_lsn",  "lag_bytes",   "lag_s",
-					       "connections", "pending_restart", "replicas", NULL };
+					       "connections", "pending_restart", "backup", "replicas", NULL };
 	static const char *const allowed_rep[] = { "slot", "active", "lag_bytes", NULL };
 	static const struct {
 		const char *key;
@@ -223,6 +224,20 @@ int gateway_check_databases(json_t *dbs, char reason[static API_REASON_MAX])
 					 opt[k].key);
 				return -EINVAL;
 			}
+		/* docs/backups.md: {"configured","keys_loaded","last_archived_at"}. */
+		json_t *bk = json_object_get(e, "backup");
+		if (bk && !json_is_null(bk)) {
+			static const char *const allowed_bk[] = { "configured", "keys_loaded",
+								  "last_archived_at", NULL };
+			if (!json_is_object(bk) || api_check_members(bk, allowed_bk, reason) < 0 ||
+			    !db_opt(bk, "configured", JSON_TRUE) || !db_opt(bk, "keys_loaded", JSON_TRUE) ||
+			    !db_opt(bk, "last_archived_at", JSON_INTEGER)) {
+				snprintf(reason, API_REASON_MAX,
+					 "databases[%zu].backup must be {\"configured\",\"keys_loaded\",\"last_archived_at\"}",
+					 i);
+				return -EINVAL;
+			}
+		}
 		json_t *reps = json_object_get(e, "replicas");
 		if (!reps || json_is_null(reps))
 			continue;
@@ -587,6 +602,15 @@ static void h_status(void *userdata, struct http_request *req)
 		log_error_errno(r, "gateway: cannot store the status of %s", req->identity);
 		http_reply_problem(req, 503, NULL);
 		return;
+	}
+	/* A node that lost its backup keys (agent restart) gets them again. */
+	json_t *e;
+	size_t i;
+	json_array_foreach(json_object_get(body, "databases"), i, e) {
+		json_t *bk = json_object_get(e, "backup");
+		if (!json_is_true(json_object_get(bk, "keys_loaded")))
+			backup_keys_missing(c, req->identity, json_string_value(json_object_get(e, "ds")),
+					    now_s());
 	}
 	_cleanup_json_ json_t *o = json_pack("{s:I}", "next_report_s",
 					     (json_int_t)c->config->status_interval_s);

@@ -9,6 +9,7 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "api-datastores.h"
 #include "config.h"
@@ -21,7 +22,10 @@
 
 static const unsigned codes[] = { 0, 200, 201, 400, 401, 403, 404, 405, 409, 410, 413, 415, 429, 500, 503 };
 #define N_CODES (ELEMENTSOF(codes) + 1) /* + other */
-static const char *const op_kinds[] = { "create", "add_node", "remove_node", "configure", "destroy" };
+static const char *const op_kinds[] = { "create",        "add_node", "remove_node", "configure",
+					"destroy",       "backup",   "backup_config", "verify",
+					"restore",       "restore_in_place" };
+static const char *const backup_states[] = { "running", "completed", "failed", "deleting", "deleted" };
 static const char *const op_states[] = { "running", "succeeded", "failed" };
 static const char *const ds_states[] = { "creating", "ready", "updating", "failed", "deleting", "deleted" };
 /* Operations take minutes to an hour (pg.replica may copy for 3600 s). */
@@ -206,6 +210,93 @@ static int render_datastores(struct controller *c, FILE *f)
 	return 0;
 }
 
+/* docs/backups.md "Metrics added".  Datastores are named by their name
+ * (a DNS label: nothing to escape). */
+static int render_backups(struct controller *c, FILE *f)
+{
+	struct store_backup_config *cfg = NULL;
+	size_t n = 0;
+	int64_t now = now_s();
+	int r;
+
+	fputs("# HELP cairn_backups Backups in the catalogue, by state.\n# TYPE cairn_backups gauge\n", f);
+	for (size_t i = 0; i < ELEMENTSOF(backup_states); i++) {
+		int64_t count = 0;
+		if ((r = store_backup_count(c->store, backup_states[i], &count)) < 0)
+			return r;
+		fprintf(f, "cairn_backups{state=\"%s\"} %" PRIi64 "\n", backup_states[i], count);
+	}
+	if ((r = store_backup_config_list(c->store, &cfg, &n)) < 0)
+		return r;
+	_cleanup_free_ char *succ = NULL, *dur = NULL, *size = NULL, *lag = NULL;
+	size_t ls = 0, ld = 0, lz = 0, ll = 0;
+	FILE *fs = open_memstream(&succ, &ls), *fd = open_memstream(&dur, &ld),
+	     *fz = open_memstream(&size, &lz), *fl = open_memstream(&lag, &ll);
+	if (!fs || !fd || !fz || !fl)
+		r = -ENOMEM;
+	for (size_t i = 0; r >= 0 && i < n; i++) {
+		struct store_datastore ds = {};
+		struct store_backup *b = NULL;
+		size_t nb = 0;
+		if (store_datastore_get(c->store, cfg[i].ds_id, &ds) < 0)
+			continue;
+		if (streq(ds.state, "deleted")) {
+			store_datastore_done(&ds);
+			continue;
+		}
+		if (store_backup_list(c->store, ds.id, "completed", &b, &nb) >= 0 && nb > 0) {
+			fprintf(fs, "cairn_backup_last_success_timestamp_seconds{datastore=\"%s\"} %" PRIi64 "\n",
+				ds.name, b[0].finished_at);
+			fprintf(fd, "cairn_backup_last_duration_seconds{datastore=\"%s\"} %.3f\n", ds.name,
+				(double)b[0].duration_ms / 1000.0);
+			fprintf(fz, "cairn_backup_last_size_bytes{datastore=\"%s\",kind=\"plain\"} %" PRIi64 "\n",
+				ds.name, b[0].plain_bytes);
+			fprintf(fz, "cairn_backup_last_size_bytes{datastore=\"%s\",kind=\"stored\"} %" PRIi64 "\n",
+				ds.name, b[0].stored_bytes);
+		}
+		store_backup_array_free(b, nb);
+		/* WAL archive lag: the primary's last archived time. */
+		struct store_node node = {};
+		if (ds.primary_node_id && store_node_get(c->store, ds.primary_node_id, &node) >= 0) {
+			_cleanup_json_ json_t *st = health_member_status(node.health, ds.id);
+			json_t *at = json_object_get(json_object_get(st, "backup"), "last_archived_at");
+			if (json_is_integer(at) && json_integer_value(at) > 0)
+				fprintf(fl, "cairn_wal_archive_lag_seconds{datastore=\"%s\"} %" PRIi64 "\n", ds.name,
+					MAX(now - (int64_t)json_integer_value(at), 0));
+			store_node_done(&node);
+		}
+		store_datastore_done(&ds);
+	}
+	store_backup_config_array_free(cfg, n);
+	if (fs)
+		fclose(fs);
+	if (fd)
+		fclose(fd);
+	if (fz)
+		fclose(fz);
+	if (fl)
+		fclose(fl);
+	if (r < 0)
+		return r;
+	fputs("# HELP cairn_backup_last_success_timestamp_seconds When the newest completed backup finished.\n"
+	      "# TYPE cairn_backup_last_success_timestamp_seconds gauge\n",
+	      f);
+	fputs(succ ?: "", f);
+	fputs("# HELP cairn_backup_last_duration_seconds How long the newest completed backup took.\n"
+	      "# TYPE cairn_backup_last_duration_seconds gauge\n",
+	      f);
+	fputs(dur ?: "", f);
+	fputs("# HELP cairn_backup_last_size_bytes Size of the newest completed backup (plain or stored).\n"
+	      "# TYPE cairn_backup_last_size_bytes gauge\n",
+	      f);
+	fputs(size ?: "", f);
+	fputs("# HELP cairn_wal_archive_lag_seconds Seconds since the primary last archived a WAL segment.\n"
+	      "# TYPE cairn_wal_archive_lag_seconds gauge\n",
+	      f);
+	fputs(lag ?: "", f);
+	return 0;
+}
+
 int metrics_render(struct metrics *m, struct controller *c, char **ret)
 {
 	int64_t jobs[_CAIRN_JOB_STATE_MAX], nodes[_STORE_NODE_STATE_MAX];
@@ -236,6 +327,8 @@ int metrics_render(struct metrics *m, struct controller *c, char **ret)
 	      f);
 	fprintf(f, "cairn_agents_connected %zu\n", longpoll_count(c->longpoll));
 	r = render_datastores(c, f);
+	if (r >= 0)
+		r = render_backups(c, f);
 	if (r < 0) {
 		fclose(f);
 		free(buf);

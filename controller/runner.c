@@ -16,6 +16,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "backup.h"
 #include "config.h"
 #include "controller.h"
 #include "job.h"
@@ -38,6 +39,7 @@ struct runner {
 	pthread_cond_t cond;      /* wakes the ticker to stop */
 	bool stop;                /* ticker must exit */
 	int64_t last_db_tick;     /* wall second of the last store pass */
+	int64_t last_sched_tick;  /* wall second of the last backup schedule pass */
 };
 
 enum runner_decision runner_decide(enum cairn_job_state attempt_state, bool idempotent,
@@ -650,6 +652,11 @@ void runner_tick(struct runner *r, int64_t now)
 	tick_due(r, now);
 	/* Datastore operations (NULL-safe: unit tests run without them). */
 	ops_tick(r->c->ops, now);
+	/* Scheduled backups, once a second is plenty. */
+	if (r->c->ops && now != r->last_sched_tick) {
+		r->last_sched_tick = now;
+		backup_schedule_tick(r->c, now);
+	}
 }
 
 static void *ticker(void *arg)
