@@ -431,6 +431,8 @@ static int migrate(struct store *s, char **ret_error)
 		return r;
 	if (sqlite3_step(st) == SQLITE_ROW)
 		version = sqlite3_column_int64(st, 0);
+	/* An open statement would lock the tables a migration drops. */
+	sqlite3_finalize(TAKE_PTR(st));
 	if (version > (int64_t)ELEMENTSOF(migrations)) {
 		if (ret_error)
 			(void)!asprintf(ret_error,

@@ -19,6 +19,8 @@
 #include <sqlite3.h>
 
 #include "controller/config.h" /* not the autoconf config.h */
+#include "api-backups.h"
+#include "backup.h"
 #include "controller.h"
 #include "fileio.h"
 #include "jws.h"
@@ -27,6 +29,7 @@
 #include "macro.h"
 #include "metrics.h"
 #include "operations.h"
+#include "plan-pg.h"
 #include "runner.h"
 #include "secrets.h"
 #include "store.h"
@@ -246,10 +249,314 @@ static void test_secrets_in_store(void **state)
 	json_decref(jobs);
 }
 
+
+/* ---- pure decisions ----------------------------------------------------- */
+
+static void test_retention(void **state)
+{
+	(void)state;
+	int64_t now = 1000000;
+	size_t del[16], nd = 99;
+	const char *wal = "x";
+	/* Newest first or not: order does not matter. */
+	struct backup_item b[] = {
+		{ "a", "completed", now - 5000, "W1" }, { "b", "completed", now - 4000, "W2" },
+		{ "c", "failed", now - 3500, NULL },    { "d", "completed", now - 3000, "W3" },
+		{ "e", "running", now - 10, NULL },     { "f", "completed", now - 2000, "W4" },
+		{ "g", "deleting", now - 9000, "W0" },
+	};
+	struct backup_policy keep2 = { .count = 2 };
+	backup_retention_select(b, 7, &keep2, now, del, &nd, &wal);
+	assert_int_equal(nd, 2);
+	assert_string_equal(b[del[0]].id, "a");
+	assert_string_equal(b[del[1]].id, "b");
+	assert_string_equal(wal, "W3");
+
+	/* Age keeps younger ones beyond the count. */
+	struct backup_policy age = { .count = 1, .max_age_s = 4500 };
+	backup_retention_select(b, 7, &age, now, del, &nd, &wal);
+	assert_int_equal(nd, 1);
+	assert_string_equal(b[del[0]].id, "a");
+	assert_string_equal(wal, "W2");
+
+	/* Never the newest completed, even when every rule says go. */
+	struct backup_policy tiny = { .max_age_s = 1 };
+	backup_retention_select(b, 7, &tiny, now, del, &nd, &wal);
+	assert_int_equal(nd, 3);
+	for (size_t i = 0; i < nd; i++)
+		assert_string_not_equal(b[del[i]].id, "f");
+	assert_string_equal(wal, "W4");
+
+	/* No rule: keep everything; WAL from the oldest. */
+	struct backup_policy none = {};
+	backup_retention_select(b, 7, &none, now, del, &nd, &wal);
+	assert_int_equal(nd, 0);
+	assert_string_equal(wal, "W1");
+
+	/* Only failed/running: nothing selected, no WAL bound. */
+	struct backup_item bad[] = { { "x", "failed", now - 99999, "W" }, { "y", "running", now, NULL } };
+	backup_retention_select(bad, 2, &tiny, now, del, &nd, &wal);
+	assert_int_equal(nd, 0);
+	assert_null(wal);
+	backup_retention_select(NULL, 0, &keep2, now, del, &nd, &wal);
+	assert_int_equal(nd, 0);
+	assert_null(wal);
+
+	/* Ties on started_at are broken by id, deterministically. */
+	struct backup_item tie[] = { { "m", "completed", 10, "A" }, { "n", "completed", 10, "B" } };
+	struct backup_policy one = { .count = 1 };
+	backup_retention_select(tie, 2, &one, now, del, &nd, &wal);
+	assert_int_equal(nd, 1);
+	assert_string_equal(tie[del[0]].id, "m");
+	assert_string_equal(wal, "B");
+}
+
+static void test_schedule(void **state)
+{
+	(void)state;
+	int64_t now = 100000;
+	assert_false(backup_schedule_due(0, 0, 0, false, now));
+	assert_true(backup_schedule_due(3600, 0, 0, false, now));
+	assert_false(backup_schedule_due(3600, 0, 0, true, now));
+	assert_false(backup_schedule_due(3600, now - 3599, 0, false, now));
+	assert_true(backup_schedule_due(3600, now - 3600, 0, false, now));
+	/* A failed one is retried after min(every, 1 h), not at once. */
+	assert_false(backup_schedule_due(86400, now - 90000, now - 60, false, now));
+	assert_true(backup_schedule_due(86400, now - 90000, now - 3600, false, now));
+	assert_false(backup_schedule_due(600, 0, now - 599, false, now));
+	assert_true(backup_schedule_due(600, 0, now - 600, false, now));
+	/* An older failure does not hold back a due backup. */
+	assert_true(backup_schedule_due(600, now - 700, now - 800, false, now));
+}
+
+static void test_restore_select(void **state)
+{
+	(void)state;
+	struct backup_pick b[] = {
+		{ "b1", "completed", 100, 200 }, { "b2", "completed", 300, 400 }, { "b3", "failed", 500, 510 },
+		{ "b4", "running", 600, 0 },     { "b5", "completed", 700, 800 },
+	};
+	size_t i = 99;
+	assert_int_equal(backup_restore_select(b, 5, NULL, 0, &i), 0);
+	assert_string_equal(b[i].id, "b5");
+	assert_int_equal(backup_restore_select(b, 5, NULL, 800, &i), 0);
+	assert_string_equal(b[i].id, "b2");
+	assert_int_equal(backup_restore_select(b, 5, NULL, 801, &i), 0);
+	assert_string_equal(b[i].id, "b5");
+	assert_int_equal(backup_restore_select(b, 5, NULL, 401, &i), 0);
+	assert_string_equal(b[i].id, "b2");
+	assert_int_equal(backup_restore_select(b, 5, NULL, 200, &i), -ENOENT);
+	assert_int_equal(backup_restore_select(b, 5, "b1", 0, &i), 0);
+	assert_string_equal(b[i].id, "b1");
+	assert_int_equal(backup_restore_select(b, 5, "b3", 0, &i), -ENOENT);
+	assert_int_equal(backup_restore_select(b, 5, "nope", 0, &i), -ENOENT);
+	assert_int_equal(backup_restore_select(NULL, 0, NULL, 0, &i), -ENOENT);
+
+	int64_t t;
+	assert_int_equal(backup_parse_time("2026-11-23T10:00:00Z", &t), 0);
+	assert_int_equal(t, 1795428000);
+	assert_int_equal(backup_parse_time("2026-11-23T11:00:00.123+01:00", &t), 0);
+	assert_int_equal(t, 1795428000);
+	assert_int_equal(backup_parse_time("2026-11-23 10:00:00Z", &t), -EINVAL);
+	assert_int_equal(backup_parse_time("2026-11-23T10:00:00", &t), -EINVAL);
+	assert_int_equal(backup_parse_time("2026-13-23T10:00:00Z", &t), -EINVAL);
+	assert_int_equal(backup_parse_time("2026-11-23T10:00:00Zjunk", &t), -EINVAL);
+	assert_true(backup_lsn_ok("0/3000028"));
+	assert_true(backup_lsn_ok("AB/FFFFFFFF"));
+	assert_false(backup_lsn_ok("0/"));
+	assert_false(backup_lsn_ok("/1"));
+	assert_false(backup_lsn_ok("0/123456789"));
+	assert_false(backup_lsn_ok("0/1 "));
+}
+
+static json_t *J(const char *s)
+{
+	json_t *j = json_loads(s, JSON_REJECT_DUPLICATES, NULL);
+	assert_non_null(j);
+	return j;
+}
+
+#define S3_OK "\"endpoint\":\"https://s3.example:9000\",\"bucket\":\"db-backups\",\"access_key\":\"AK\",\"secret_key\":\"SK\""
+
+static void test_parse_config(void **state)
+{
+	(void)state;
+	char reason[OPS_REASON_MAX];
+	struct backup_config_spec spec = {};
+	json_t *j = J("{\"s3\":{" S3_OK ",\"prefix\":\"cairn/prod\",\"region\":\"eu-west-1\","
+		      "\"session_token\":null,\"virtual_hosted\":true,\"ca_pem\":null},"
+		      "\"schedule\":{\"full_every_s\":86400},\"retention\":{\"count\":7,\"max_age_s\":1209600},"
+		      "\"compression_level\":5,\"bundle_size\":268435456,\"parallel\":4}");
+	assert_int_equal(backup_parse_config(j, &spec, reason), 0);
+	assert_string_equal(spec.secret_key, "SK");
+	assert_null(spec.session_token);
+	assert_int_equal(spec.full_every_s, 86400);
+	char *text = json_dumps(spec.config, JSON_COMPACT | JSON_SORT_KEYS);
+	assert_null(strstr(text, "SK\""));
+	assert_non_null(strstr(text, "\"prefix\":\"cairn/prod\""));
+	assert_non_null(strstr(text, "\"parallel\":4"));
+	/* Redaction: GET shows "(redacted)" for stored secrets. */
+	struct store_backup_config bc = { .config = text, .secret_key = (char *)"sealed" };
+	json_t *shown = backup_config_to_json(&bc);
+	char *st = json_dumps(shown, JSON_COMPACT);
+	assert_non_null(strstr(st, "\"secret_key\":\"(redacted)\""));
+	assert_non_null(strstr(st, "\"session_token\":null"));
+	free(st);
+	json_decref(shown);
+	free(text);
+	backup_config_spec_done(&spec);
+	json_decref(j);
+
+	/* Defaults. */
+	j = J("{\"s3\":{" S3_OK "}}");
+	assert_int_equal(backup_parse_config(j, &spec, reason), 0);
+	assert_int_equal(json_integer_value(json_object_get(spec.config, "compression_level")), 3);
+	assert_int_equal(json_integer_value(json_object_get(spec.config, "parallel")), 2);
+	assert_string_equal(json_string_value(json_object_get(json_object_get(spec.config, "s3"), "region")),
+			    "us-east-1");
+	assert_int_equal(spec.full_every_s, 0);
+	backup_config_spec_done(&spec);
+	json_decref(j);
+
+	static const char *const good_endpoints[] = {
+		"http://127.0.0.1:9000", "http://localhost:9000", "http://198.18.0.1:9000",
+		"http://198.19.255.2", "https://s3.amazonaws.com", "http://[::1]:9000",
+	};
+	for (size_t i = 0; i < ELEMENTSOF(good_endpoints); i++) {
+		char body[512];
+		snprintf(body, sizeof(body),
+			 "{\"s3\":{\"endpoint\":\"%s\",\"bucket\":\"bkt\",\"access_key\":\"a\",\"secret_key\":\"s\"}}",
+			 good_endpoints[i]);
+		j = J(body);
+		assert_int_equal(backup_parse_config(j, &spec, reason), 0);
+		backup_config_spec_done(&spec);
+		json_decref(j);
+	}
+	static const char *const bad[] = {
+		"[]",
+		"{}",
+		"{\"s3\":{" S3_OK "},\"extra\":1}",
+		"{\"s3\":{" S3_OK ",\"x\":1}}",
+		"{\"s3\":{\"endpoint\":\"http://10.0.0.1\",\"bucket\":\"bkt\",\"access_key\":\"a\",\"secret_key\":\"s\"}}",
+		"{\"s3\":{\"endpoint\":\"http://198.20.0.1\",\"bucket\":\"bkt\",\"access_key\":\"a\",\"secret_key\":\"s\"}}",
+		"{\"s3\":{\"endpoint\":\"ftp://x\",\"bucket\":\"bkt\",\"access_key\":\"a\",\"secret_key\":\"s\"}}",
+		"{\"s3\":{\"endpoint\":\"https://u:p@x\",\"bucket\":\"bkt\",\"access_key\":\"a\",\"secret_key\":\"s\"}}",
+		"{\"s3\":{\"endpoint\":\"https://\",\"bucket\":\"bkt\",\"access_key\":\"a\",\"secret_key\":\"s\"}}",
+		"{\"s3\":{\"endpoint\":\"https://x\",\"bucket\":\"Bkt\",\"access_key\":\"a\",\"secret_key\":\"s\"}}",
+		"{\"s3\":{\"endpoint\":\"https://x\",\"bucket\":\"ab\",\"access_key\":\"a\",\"secret_key\":\"s\"}}",
+		"{\"s3\":{\"endpoint\":\"https://x\",\"bucket\":\"a..b\",\"access_key\":\"a\",\"secret_key\":\"s\"}}",
+		"{\"s3\":{\"endpoint\":\"https://x\",\"bucket\":\"-ab\",\"access_key\":\"a\",\"secret_key\":\"s\"}}",
+		"{\"s3\":{\"endpoint\":\"https://x\",\"bucket\":\"192.168.1.1\",\"access_key\":\"a\",\"secret_key\":\"s\"}}",
+		"{\"s3\":{" S3_OK ",\"prefix\":\"/a\"}}",
+		"{\"s3\":{" S3_OK ",\"prefix\":\"a/\"}}",
+		"{\"s3\":{" S3_OK ",\"prefix\":\"a//b\"}}",
+		"{\"s3\":{" S3_OK ",\"prefix\":\"a/../b\"}}",
+		"{\"s3\":{" S3_OK ",\"prefix\":\"a b\"}}",
+		"{\"s3\":{" S3_OK ",\"region\":\"EU\"}}",
+		"{\"s3\":{" S3_OK ",\"region\":\"\"}}",
+		"{\"s3\":{" S3_OK ",\"virtual_hosted\":1}}",
+		"{\"s3\":{" S3_OK ",\"ca_pem\":\"nope\"}}",
+		"{\"s3\":{" S3_OK ",\"session_token\":\"\"}}",
+		"{\"s3\":{\"endpoint\":\"https://x\",\"bucket\":\"bkt\",\"access_key\":\"a\"}}",
+		"{\"s3\":{\"endpoint\":\"https://x\",\"bucket\":\"bkt\",\"secret_key\":\"a\"}}",
+		"{\"s3\":{\"endpoint\":\"https://x\",\"bucket\":\"bkt\",\"access_key\":\"a\",\"secret_key\":\"s\\n\"}}",
+		"{\"s3\":{" S3_OK "},\"schedule\":{\"full_every_s\":10}}",
+		"{\"s3\":{" S3_OK "},\"schedule\":{\"every\":3600}}",
+		"{\"s3\":{" S3_OK "},\"retention\":{\"count\":0}}",
+		"{\"s3\":{" S3_OK "},\"retention\":[]}",
+		"{\"s3\":{" S3_OK "},\"compression_level\":20}",
+		"{\"s3\":{" S3_OK "},\"compression_level\":\"3\"}",
+		"{\"s3\":{" S3_OK "},\"bundle_size\":1}",
+		"{\"s3\":{" S3_OK "},\"parallel\":0}",
+		"{\"s3\":{" S3_OK "},\"parallel\":17}",
+	};
+	for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
+		j = J(bad[i]);
+		reason[0] = 0;
+		if (backup_parse_config(j, &spec, reason) != -EINVAL)
+			fail_msg("accepted: %s", bad[i]);
+		assert_true(reason[0] != 0);
+		json_decref(j);
+	}
+}
+
+static void test_api_parsers(void **state)
+{
+	(void)state;
+	char reason[OPS_REASON_MAX];
+	struct ops_restore_spec r;
+	bool drill;
+	json_t *j;
+
+	assert_int_equal(abk_parse_backup_now(NULL, reason), 0);
+	j = J("{}");
+	assert_int_equal(abk_parse_backup_now(j, reason), 0);
+	json_decref(j);
+	j = J("{\"x\":1}");
+	assert_int_equal(abk_parse_backup_now(j, reason), -EINVAL);
+	json_decref(j);
+
+	assert_int_equal(abk_parse_verify(NULL, &drill, reason), 0);
+	assert_false(drill);
+	j = J("{\"drill\":true}");
+	assert_int_equal(abk_parse_verify(j, &drill, reason), 0);
+	assert_true(drill);
+	json_decref(j);
+	j = J("{\"drill\":1}");
+	assert_int_equal(abk_parse_verify(j, &drill, reason), -EINVAL);
+	json_decref(j);
+
+	j = J("{\"name\":\"copy\"}");
+	assert_int_equal(abk_parse_restore(j, &r, reason), 0);
+	assert_string_equal(r.name, "copy");
+	assert_int_equal(r.nodes, 1);
+	assert_null(r.backup_id);
+	assert_int_equal(r.target_time, 0);
+	assert_false(r.in_place);
+	json_decref(j);
+	j = J("{\"name\":\"copy\",\"nodes\":3,\"target\":{\"time\":\"2026-11-23T10:00:00Z\"},\"in_place\":true}");
+	assert_int_equal(abk_parse_restore(j, &r, reason), 0);
+	assert_int_equal(r.nodes, 3);
+	assert_int_equal(r.target_time, 1795428000);
+	assert_true(r.in_place);
+	json_decref(j);
+	j = J("{\"name\":\"copy\",\"target\":{\"lsn\":\"0/3000028\"},"
+	      "\"backup_id\":\"0b7c3e7e-2a51-4e0e-9f44-3a8d2c1b0a11\"}");
+	assert_int_equal(abk_parse_restore(j, &r, reason), 0);
+	assert_string_equal(r.target_lsn, "0/3000028");
+	json_decref(j);
+	static const char *const bad[] = {
+		"{}", "{\"name\":1}", "{\"name\":\"a\",\"nodes\":0}", "{\"name\":\"a\",\"nodes\":10}",
+		"{\"name\":\"a\",\"backup_id\":\"x\"}", "{\"name\":\"a\",\"target\":{}}",
+		"{\"name\":\"a\",\"target\":{\"time\":\"yesterday\"}}", "{\"name\":\"a\",\"target\":{\"lsn\":\"3\"}}",
+		"{\"name\":\"a\",\"target\":{\"time\":\"2026-11-23T10:00:00Z\",\"lsn\":\"0/1\"}}",
+		"{\"name\":\"a\",\"target\":{\"xid\":5}}", "{\"name\":\"a\",\"in_place\":\"yes\"}",
+		"{\"name\":\"a\",\"x\":1}",
+		"{\"name\":\"a\",\"backup_id\":\"0b7c3e7e-2a51-4e0e-9f44-3a8d2c1b0a11\",\"target\":{\"time\":\"2026-11-23T10:00:00Z\"}}",
+	};
+	for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
+		j = J(bad[i]);
+		if (abk_parse_restore(j, &r, reason) != -EINVAL)
+			fail_msg("accepted: %s", bad[i]);
+		json_decref(j);
+	}
+
+	assert_int_equal(abk_bytes_done_from_message("bytes_done=1234 bytes_total=5000"), 1234);
+	assert_int_equal(abk_bytes_done_from_message("{\"bytes_done\": 77}"), 77);
+	assert_int_equal(abk_bytes_done_from_message("started"), -1);
+	assert_int_equal(abk_bytes_done_from_message(NULL), -1);
+	assert_int_equal(abk_bytes_done_from_message("bytes_done=99999999999999999999999"), -1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_secrets_seal_open),
+		cmocka_unit_test(test_retention),
+		cmocka_unit_test(test_schedule),
+		cmocka_unit_test(test_restore_select),
+		cmocka_unit_test(test_parse_config),
+		cmocka_unit_test(test_api_parsers),
 		cmocka_unit_test_setup_teardown(test_secrets_in_store, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
