@@ -444,6 +444,7 @@ void abk_h_key(void *userdata, struct http_request *req)
 	struct store_datastore d = {};
 	_cleanup_free_ char *sealed = NULL;
 	_cleanup_secret_ char *key = NULL;
+	_cleanup_json_ json_t *o = NULL;
 	if (load_ds(c, req, &d) < 0)
 		return;
 	int r = store_data_key_get(c->store, d.id, &sealed);
@@ -460,7 +461,7 @@ void abk_h_key(void *userdata, struct http_request *req)
 	/* Audit: who read which datastore's key, never the key. */
 	log_notice("datastore %s (%s): backup data key read with API token %.16s… from %s", d.name, d.id,
 		   req->identity, req->peer);
-	_cleanup_json_ json_t *o = json_pack("{s:s, s:s, s:s}", "datastore_id", d.id, "data_key", key,
+	o = json_pack("{s:s, s:s, s:s}", "datastore_id", d.id, "data_key", key,
 					     "encoding", "base64");
 	if (!o) {
 		api_reply_internal(req, -ENOMEM, "cannot render");

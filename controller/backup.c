@@ -946,13 +946,16 @@ void backup_job_finished(struct controller *c, const struct store_operation *op,
 			b.plain_bytes = out_uint(out, "plain_bytes");
 			b.stored_bytes = out_uint(out, "stored_bytes");
 			b.files = out_uint(out, "files");
+			/* started_at stays the controller's (the schedule counts from
+			 * it); the node's clock gives the end and the duration. */
 			int64_t started = out_time(out, "started_at"), finished = out_time(out, "finished_at");
-			if (started)
-				b.started_at = started;
 			b.finished_at = finished ?: now;
-			b.duration_ms = json_is_integer(json_object_get(out, "duration_ms")) ?
-						out_uint(out, "duration_ms") :
-						(b.finished_at - b.started_at) * 1000;
+			if (json_is_integer(json_object_get(out, "duration_ms")))
+				b.duration_ms = out_uint(out, "duration_ms");
+			else if (started && finished >= started)
+				b.duration_ms = (finished - started) * 1000;
+			else
+				b.duration_ms = MAX(now - b.started_at, 0) * 1000;
 		} else {
 			char msg[OPS_REASON_MAX];
 			snprintf(msg, sizeof(msg), "%s%s%s", cairn_job_state_to_string(job->state),

@@ -1840,7 +1840,7 @@ int ops_restore(struct ops *o, const struct ops_restore_spec *spec, char ret_ds[
 	struct store_backup *b = NULL;
 	struct backup_pick *picks = NULL;
 	size_t n = 0, idx = 0;
-	_cleanup_json_ json_t *target = NULL;
+	_cleanup_json_ json_t *target = NULL, *settings = NULL, *size = NULL;
 	int r;
 
 	reason[0] = 0;
@@ -1890,7 +1890,8 @@ int ops_restore(struct ops *o, const struct ops_restore_spec *spec, char ret_ds[
 		.version = src.version,
 		.nodes = spec->nodes,
 	};
-	_cleanup_json_ json_t *settings = json_loads(src.settings, 0, NULL), *size = json_loads(src.size, 0, NULL);
+	settings = json_loads(src.settings, 0, NULL);
+	size = json_loads(src.size, 0, NULL);
 	cs.settings = settings;
 	cs.size = size;
 	r = create_datastore(o, &cs, "restore", src.id, b[idx].id, target, ret_ds, ret_op, ret_password,

@@ -548,6 +548,442 @@ static void test_api_parsers(void **state)
 	assert_int_equal(abk_bytes_done_from_message("bytes_done=99999999999999999999999"), -1);
 }
 
+/* ---- store ---------------------------------------------------------------- */
+
+static void sql(sqlite3 *db, const char *q)
+{
+	char *err = NULL;
+	if (sqlite3_exec(db, q, NULL, NULL, &err) != SQLITE_OK)
+		fail_msg("%s: %s", q, err);
+}
+
+/* A database at version 2 with a datastore, an operation and its steps
+ * is migrated: rows kept, new kinds accepted, foreign keys intact. */
+static void test_migration_v2(void **state)
+{
+	struct fixture *f = *state;
+	char *path = path_join(f->dir, STORE_DB_NAME), *err = NULL;
+	sqlite3 *db = NULL;
+	int64_t now = now_s();
+
+	/* Turn the fresh v3 database back into what version 2 made. */
+	store_close(f->c.store);
+	f->c.store = NULL;
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	sql(db, "PRAGMA foreign_keys=OFF;"
+		"DROP TABLE backups; DROP TABLE backup_configs; DROP TABLE ds_data_keys;"
+		"CREATE TABLE operations_v2 (id TEXT PRIMARY KEY, seq BIGINT NOT NULL UNIQUE,"
+		" ds_id TEXT NOT NULL REFERENCES datastores (id), kind TEXT NOT NULL CHECK (kind IN"
+		" ('create','add_node','remove_node','configure','destroy')), state TEXT NOT NULL CHECK"
+		" (state IN ('running','succeeded','failed')), params TEXT NOT NULL, message TEXT,"
+		" created_at BIGINT NOT NULL, updated_at BIGINT NOT NULL, finished_at BIGINT);"
+		"DROP TABLE operations; ALTER TABLE operations_v2 RENAME TO operations;"
+		"CREATE INDEX operations_ds ON operations (ds_id, seq);"
+		"CREATE INDEX operations_state ON operations (state);"
+		"DELETE FROM schema_migrations WHERE version = 3;"
+		"INSERT INTO datastores (id, name, engine, version, port, state, epoch, settings, size,"
+		" admin_user, created_at, updated_at) VALUES ('d1', 'shop', 'postgres', '15', 5432, 'ready',"
+		" 1, '{}', '{}', 'cairn_admin', 1, 1);"
+		"INSERT INTO operations (id, seq, ds_id, kind, state, params, created_at, updated_at)"
+		" VALUES ('o1', 1, 'd1', 'create', 'succeeded', '{}', 1, 1);"
+		"INSERT INTO op_steps (op_id, idx, name, kind, member_ordinal, deps, args, state)"
+		" VALUES ('o1', 0, 'finish', 'internal', -1, '[]', '{}', 'succeeded');");
+	/* The old CHECK refuses the new kinds. */
+	assert_int_not_equal(sqlite3_exec(db, "INSERT INTO operations (id, seq, ds_id, kind, state, params,"
+					      " created_at, updated_at) VALUES ('o9', 9, 'd1', 'backup',"
+					      " 'running', '{}', 1, 1)",
+					  NULL, NULL, NULL),
+			     SQLITE_OK);
+	sqlite3_close(db);
+
+	assert_int_equal(store_open(f->dir, &f->c.store, &err), 0);
+	assert_int_equal(store_schema_version(f->c.store), 3);
+	struct store_operation op = {};
+	assert_int_equal(store_operation_get(f->c.store, "o1", &op), 0);
+	assert_string_equal(op.kind, "create");
+	store_operation_done(&op);
+	struct store_step *steps = NULL;
+	size_t n = 0;
+	assert_int_equal(store_step_list(f->c.store, "o1", &steps, &n), 0);
+	assert_int_equal(n, 1);
+	store_step_array_free(steps, n);
+
+	/* New kinds, the catalogue and configurations work. */
+	struct store_operation o2 = { .id = "o2", .ds_id = "d1", .kind = (char *)"backup",
+				      .state = (char *)"running", .params = (char *)"{}",
+				      .created_at = now, .updated_at = now };
+	assert_int_equal(store_operation_insert(f->c.store, &o2, NULL, 0), 0);
+	struct store_backup b = { .id = "b1", .ds_id = "d1", .state = (char *)"running",
+				  .operation_id = (char *)"o2", .started_at = now - 10 };
+	assert_int_equal(store_backup_insert(f->c.store, &b), 0);
+	assert_int_equal(store_backup_fail_running(f->c.store, "o2", "it broke", now), 0);
+	struct store_backup got = {};
+	assert_int_equal(store_backup_get(f->c.store, "b1", &got), 0);
+	assert_string_equal(got.state, "failed");
+	assert_string_equal(got.message, "it broke");
+	assert_int_equal(got.duration_ms, 10000);
+	store_backup_done(&got);
+	/* A foreign key still holds: a backup of no datastore is refused. */
+	struct store_backup orphan = { .id = "b2", .ds_id = "nope", .state = (char *)"running",
+				       .started_at = now };
+	assert_int_not_equal(store_backup_insert(f->c.store, &orphan), 0);
+	struct store_backup_config bc = { .ds_id = "d1", .config = (char *)"{}", .secret_key = (char *)"x",
+					  .full_every_s = 3600, .created_at = now, .updated_at = now };
+	assert_int_equal(store_backup_config_put(f->c.store, &bc), 0);
+	bc.full_every_s = 7200;
+	bc.secret_key = NULL;
+	assert_int_equal(store_backup_config_put(f->c.store, &bc), 0);
+	struct store_backup_config g = {};
+	assert_int_equal(store_backup_config_get(f->c.store, "d1", &g), 0);
+	assert_int_equal(g.full_every_s, 7200);
+	assert_null(g.secret_key);
+	store_backup_config_done(&g);
+	assert_int_equal(store_backup_config_delete(f->c.store, "d1"), 0);
+	assert_int_equal(store_backup_config_delete(f->c.store, "d1"), -ENOENT);
+	assert_int_equal(store_data_key_insert(f->c.store, "d1", "k1", now), 0);
+	assert_int_equal(store_data_key_insert(f->c.store, "d1", "k2", now), -EEXIST);
+	char *k = NULL;
+	assert_int_equal(store_data_key_get(f->c.store, "d1", &k), 0);
+	assert_string_equal(k, "k1");
+	free(k);
+	free(path);
+}
+
+/* ---- operations ------------------------------------------------------------ */
+
+/* A ready datastore with `n` enrolled members (0 the primary) made
+ * directly in the store. */
+static void ready_datastore(struct fixture *f, const char *name, int n, char ds_id[static UUID_STRING_MAX])
+{
+	int64_t now = now_s();
+	struct store_datastore d = { .name = (char *)name, .engine = (char *)"postgres",
+				     .version = (char *)"15", .port = 5432, .state = (char *)"ready",
+				     .epoch = 1, .settings = (char *)"{}", .size = (char *)"{}",
+				     .admin_user = (char *)"cairn_admin", .next_ordinal = n,
+				     .created_at = now, .updated_at = now };
+	char nodes[9][UUID_STRING_MAX];
+	assert_int_equal(uuid_random(d.id), 0);
+	for (int i = 0; i < n; i++) {
+		char nm[64], hash[8];
+		snprintf(nm, sizeof(nm), "%s-%d", name, i);
+		snprintf(hash, sizeof(hash), "h%s%d", name, i);
+		assert_int_equal(uuid_random(nodes[i]), 0);
+		assert_int_equal(store_node_create(f->c.store, nodes[i], nm, hash, now + 600, now), 0);
+		assert_int_equal(store_node_enroll(f->c.store, nodes[i], hash, now, "01", now + 600), 0);
+	}
+	d.primary_node_id = nodes[0];
+	assert_int_equal(store_datastore_insert(f->c.store, &d), 0);
+	for (int i = 0; i < n; i++) {
+		char nm[64];
+		snprintf(nm, sizeof(nm), "%s-%d", name, i);
+		struct store_member m = { .ordinal = i, .name = nm, .role = (char *)(i ? "replica" : "primary"),
+					  .state = (char *)"ready", .address = (char *)"198.18.0.10",
+					  .created_at = now, .updated_at = now };
+		snprintf(m.ds_id, sizeof(m.ds_id), "%s", d.id);
+		snprintf(m.node_id, sizeof(m.node_id), "%s", nodes[i]);
+		assert_int_equal(store_member_insert(f->c.store, &m), 0);
+	}
+	memcpy(ds_id, d.id, UUID_STRING_MAX);
+}
+
+/* Answers the running job steps of `op` named `type` (NULL: any) with
+ * `state` and `output`; returns how many. */
+static int answer(struct fixture *f, const char *op, const char *type, int ordinal,
+		  enum cairn_job_state state, const char *output)
+{
+	struct store_step *steps = NULL;
+	size_t n = 0;
+	int done = 0;
+	ops_tick(f->c.ops, now_s());
+	assert_int_equal(store_step_list(f->c.store, op, &steps, &n), 0);
+	for (size_t i = 0; i < n; i++) {
+		struct store_job job = {};
+		if (!streq(steps[i].state, "running") || !steps[i].job_id)
+			continue;
+		if ((type && !streq(steps[i].name, type)) || (ordinal >= 0 && steps[i].member_ordinal != ordinal))
+			continue;
+		assert_int_equal(store_job_get(f->c.store, steps[i].job_id, &job), 0);
+		if (!cairn_job_state_is_final(job.state)) {
+			assert_int_equal(runner_result(f->c.runner, job.node_id, job.id, state,
+						       state == CAIRN_JOB_SUCCEEDED ? "done" : "it broke", output),
+					 0);
+			done++;
+		}
+		store_job_done(&job);
+	}
+	store_step_array_free(steps, n);
+	return done;
+}
+
+static const char *step_state(struct fixture *f, const char *op, const char *name, int ordinal)
+{
+	static char st[32];
+	struct store_step *steps = NULL;
+	size_t n = 0;
+	st[0] = 0;
+	assert_int_equal(store_step_list(f->c.store, op, &steps, &n), 0);
+	for (size_t i = 0; i < n; i++)
+		if (streq(steps[i].name, name) && (ordinal < 0 || steps[i].member_ordinal == ordinal))
+			snprintf(st, sizeof(st), "%s", steps[i].state);
+	store_step_array_free(steps, n);
+	return st;
+}
+
+static const char *op_state(struct fixture *f, const char *op)
+{
+	static char st[32];
+	struct store_operation o = {};
+	ops_tick(f->c.ops, now_s());
+	assert_int_equal(store_operation_get(f->c.store, op, &o), 0);
+	snprintf(st, sizeof(st), "%s", o.state);
+	store_operation_done(&o);
+	return st;
+}
+
+static void test_operations(void **state)
+{
+	struct fixture *f = *state;
+	char ds[UUID_STRING_MAX], op[UUID_STRING_MAX], reason[OPS_REASON_MAX], bid[UUID_STRING_MAX];
+	struct backup_config_spec spec = {};
+	ready_datastore(f, "shop", 2, ds);
+
+	/* No configuration: no backup. */
+	assert_int_equal(ops_backup(f->c.ops, ds, bid, op, reason), -EPERM);
+
+	json_t *body = J("{\"s3\":{\"endpoint\":\"http://127.0.0.1:9000\",\"bucket\":\"bkt\","
+			 "\"access_key\":\"AK\",\"secret_key\":\"the-s3-secret\"},"
+			 "\"retention\":{\"count\":1},\"schedule\":{\"full_every_s\":3600}}");
+	assert_int_equal(backup_parse_config(body, &spec, reason), 0);
+	assert_int_equal(ops_backup_configure(f->c.ops, "shop", &spec, op, reason), 0);
+	backup_config_spec_done(&spec);
+	json_decref(body);
+	char *cfg = read_column(f, "backup_configs", "config");
+	assert_null(strstr(cfg, "the-s3-secret"));
+	free(cfg);
+	cfg = read_column(f, "backup_configs", "secret_key");
+	assert_null(strstr(cfg, "the-s3-secret"));
+	free(cfg);
+
+	/* backup.configure on both; only the primary needs a restart. */
+	assert_int_equal(answer(f, op, "backup.configure", 1, CAIRN_JOB_SUCCEEDED, "{\"restart_needed\":false}"), 1);
+	assert_int_equal(answer(f, op, "backup.configure", 0, CAIRN_JOB_SUCCEEDED, "{\"restart_needed\":true}"), 1);
+	ops_tick(f->c.ops, now_s());
+	assert_string_equal(step_state(f, op, "pg.service", 1), "succeeded"); /* skipped */
+	assert_string_equal(step_state(f, op, "pg.service", 0), "running");
+	assert_int_equal(answer(f, op, "pg.service", 0, CAIRN_JOB_SUCCEEDED, "{\"restarted\":true}"), 1);
+	assert_string_equal(op_state(f, op), "succeeded");
+	char *params = read_column(f, "jobs", "params");
+	assert_null(strstr(params, "the-s3-secret"));
+	free(params);
+
+	/* "(redacted)" keeps the stored secret; none stored → refused. */
+	body = J("{\"s3\":{\"endpoint\":\"http://127.0.0.1:9000\",\"bucket\":\"bkt\","
+		 "\"access_key\":\"AK\",\"secret_key\":\"(redacted)\",\"session_token\":\"(redacted)\"}}");
+	assert_int_equal(backup_parse_config(body, &spec, reason), 0);
+	assert_int_equal(ops_backup_configure(f->c.ops, ds, &spec, op, reason), -EINVAL);
+	assert_non_null(strstr(reason, "session_token"));
+	backup_config_spec_done(&spec);
+	json_decref(body);
+	body = J("{\"s3\":{\"endpoint\":\"http://127.0.0.1:9000\",\"bucket\":\"bkt\","
+		 "\"access_key\":\"AK2\",\"secret_key\":\"(redacted)\"},\"retention\":{\"count\":1},"
+		 "\"schedule\":{\"full_every_s\":3600}}");
+	assert_int_equal(backup_parse_config(body, &spec, reason), 0);
+	assert_int_equal(ops_backup_configure(f->c.ops, ds, &spec, op, reason), 0);
+	backup_config_spec_done(&spec);
+	json_decref(body);
+	/* Its backup.configure params carry the old secret in the signed job. */
+	struct store_step *steps = NULL;
+	size_t n = 0;
+	ops_tick(f->c.ops, now_s());
+	assert_int_equal(store_step_list(f->c.store, op, &steps, &n), 0);
+	struct store_job job = {};
+	assert_int_equal(store_job_get(f->c.store, steps[0].job_id, &job), 0);
+	json_t *jp = json_loads(job.params, 0, NULL);
+	assert_int_equal(secrets_job_open(f->c.keys->kek, job.id, job.type, jp), 2);
+	assert_string_equal(json_string_value(json_object_get(json_object_get(jp, "s3"), "secret_key")),
+			    "the-s3-secret");
+	assert_string_equal(json_string_value(json_object_get(json_object_get(jp, "s3"), "access_key")), "AK2");
+	const char *dk = json_string_value(json_object_get(jp, "data_key"));
+	assert_non_null(dk);
+	assert_int_equal(strlen(dk), 44);
+	char *key_b64 = NULL;
+	assert_int_equal(backup_data_key_b64(&f->c, ds, &key_b64), 0);
+	assert_string_equal(key_b64, dk);
+	free(key_b64);
+	json_decref(jp);
+	store_job_done(&job);
+	store_step_array_free(steps, n);
+	answer(f, op, "backup.configure", -1, CAIRN_JOB_SUCCEEDED, "{\"restart_needed\":false}");
+	assert_string_equal(op_state(f, op), "succeeded");
+
+	/* A backup: no status reports, so the primary takes it. */
+	char op1[UUID_STRING_MAX], b1[UUID_STRING_MAX];
+	assert_int_equal(ops_backup(f->c.ops, ds, b1, op1, reason), 0);
+	assert_int_equal(ops_backup(f->c.ops, ds, bid, op, reason), -EBUSY);
+	assert_int_equal(answer(f, op1, "backup.full", 0, CAIRN_JOB_SUCCEEDED,
+				"{\"backup_id\":\"x\",\"started_at\":\"2026-11-23T10:00:00Z\","
+				"\"finished_at\":\"2026-11-23T10:01:00Z\",\"timeline\":1,\"start_lsn\":\"0/3000028\","
+				"\"stop_lsn\":\"0/3000138\",\"start_wal\":\"000000010000000000000003\","
+				"\"stop_wal\":\"000000010000000000000003\",\"plain_bytes\":1000,\"stored_bytes\":300,"
+				"\"files\":12,\"duration_ms\":60000}"),
+			 1);
+	/* Retention with one backup: nothing to delete, but the WAL bound. */
+	ops_tick(f->c.ops, now_s());
+	assert_int_equal(answer(f, op1, "backup.delete", 0, CAIRN_JOB_SUCCEEDED, "{}"), 1);
+	assert_string_equal(op_state(f, op1), "succeeded");
+	struct store_backup b = {};
+	assert_int_equal(store_backup_get(f->c.store, b1, &b), 0);
+	assert_string_equal(b.state, "completed");
+	assert_true(b.started_at > 1795428000); /* the controller's */
+	assert_int_equal(b.finished_at, 1795428060);
+	assert_int_equal(b.duration_ms, 60000);
+	assert_int_equal(b.plain_bytes, 1000);
+	assert_int_equal(b.files, 12);
+	assert_string_equal(b.start_wal, "000000010000000000000003");
+	store_backup_done(&b);
+	struct store_datastore d = {};
+	assert_int_equal(store_datastore_get(f->c.store, ds, &d), 0);
+	assert_string_equal(d.state, "ready");
+	store_datastore_done(&d);
+
+	/* A failed backup fails its row and operation, not the datastore. */
+	char op2[UUID_STRING_MAX], b2[UUID_STRING_MAX];
+	assert_int_equal(ops_backup(f->c.ops, ds, b2, op2, reason), 0);
+	assert_int_equal(answer(f, op2, "backup.full", -1, CAIRN_JOB_REJECTED, NULL), 1);
+	assert_string_equal(op_state(f, op2), "failed");
+	assert_int_equal(store_backup_get(f->c.store, b2, &b), 0);
+	assert_string_equal(b.state, "failed");
+	assert_non_null(strstr(b.message, "it broke"));
+	store_backup_done(&b);
+	assert_int_equal(store_datastore_get(f->c.store, ds, &d), 0);
+	assert_string_equal(d.state, "ready");
+	store_datastore_done(&d);
+
+	/* A second good one: retention (count 1) deletes the first. */
+	char op3[UUID_STRING_MAX], b3[UUID_STRING_MAX];
+	assert_int_equal(ops_backup(f->c.ops, ds, b3, op3, reason), 0);
+	assert_int_equal(answer(f, op3, "backup.full", -1, CAIRN_JOB_SUCCEEDED,
+				"{\"start_wal\":\"000000010000000000000007\",\"plain_bytes\":1}"),
+			 1);
+	ops_tick(f->c.ops, now_s());
+	assert_int_equal(store_step_list(f->c.store, op3, &steps, &n), 0);
+	assert_int_equal(store_job_get(f->c.store, steps[1].job_id, &job), 0);
+	jp = json_loads(job.params, 0, NULL);
+	assert_int_equal(json_array_size(json_object_get(jp, "backup_ids")), 1);
+	assert_string_equal(json_string_value(json_array_get(json_object_get(jp, "backup_ids"), 0)), b1);
+	assert_string_equal(json_string_value(json_object_get(jp, "wal_before")), "000000010000000000000007");
+	json_decref(jp);
+	store_job_done(&job);
+	store_step_array_free(steps, n);
+	assert_int_equal(store_backup_get(f->c.store, b1, &b), 0);
+	assert_string_equal(b.state, "deleting");
+	store_backup_done(&b);
+	assert_int_equal(answer(f, op3, "backup.delete", -1, CAIRN_JOB_SUCCEEDED, "{}"), 1);
+	assert_string_equal(op_state(f, op3), "succeeded");
+	assert_int_equal(store_backup_get(f->c.store, b1, &b), 0);
+	assert_string_equal(b.state, "deleted");
+	store_backup_done(&b);
+
+	/* Verify with a drill. */
+	assert_int_equal(ops_verify(f->c.ops, b1, false, op, reason), -EPERM); /* deleted */
+	assert_int_equal(ops_verify(f->c.ops, b3, true, op, reason), 0);
+	assert_int_equal(answer(f, op, "backup.verify", -1, CAIRN_JOB_SUCCEEDED, "{\"files\":1}"), 1);
+	ops_tick(f->c.ops, now_s());
+	assert_int_equal(store_backup_get(f->c.store, b3, &b), 0);
+	assert_null(b.verify_state);
+	store_backup_done(&b);
+	assert_int_equal(answer(f, op, "backup.drill", -1, CAIRN_JOB_SUCCEEDED, "{}"), 1);
+	assert_string_equal(op_state(f, op), "succeeded");
+	assert_int_equal(store_backup_get(f->c.store, b3, &b), 0);
+	assert_string_equal(b.verify_state, "ok");
+	assert_true(b.verified_at > 0);
+	store_backup_done(&b);
+
+	/* Restore into a new datastore: pg.restore instead of pg.init. */
+	char nds[UUID_STRING_MAX], *password = NULL;
+	struct ops_restore_spec rs = { .source = "shop", .name = "shop-copy", .nodes = 2 };
+	rs.in_place = true;
+	assert_int_equal(ops_restore(f->c.ops, &rs, nds, op, &password, reason), -EOPNOTSUPP);
+	assert_non_null(strstr(reason, "not implemented"));
+	rs.in_place = false;
+	rs.target_time = 1795428000; /* before every backup finished */
+	rs.target_time_text = "2026-11-23T10:00:00Z";
+	assert_int_equal(ops_restore(f->c.ops, &rs, nds, op, &password, reason), -ENOENT);
+	rs.target_time = 0;
+	rs.target_lsn = "0/3000200";
+	assert_int_equal(ops_restore(f->c.ops, &rs, nds, op, &password, reason), 0);
+	assert_non_null(password);
+	freezero_strp(&password);
+	assert_int_equal(store_datastore_get(f->c.store, nds, &d), 0);
+	assert_string_equal(d.state, "creating");
+	store_operation_done(&(struct store_operation){});
+	assert_int_equal(store_step_list(f->c.store, op, &steps, &n), 0);
+	bool init = false;
+	ssize_t ri = -1;
+	for (size_t i = 0; i < n; i++) {
+		init = init || streq(steps[i].name, "pg.init");
+		if (streq(steps[i].name, "pg.restore"))
+			ri = (ssize_t)i;
+	}
+	assert_false(init);
+	assert_true(ri >= 0);
+	assert_int_equal(steps[ri].member_ordinal, 0);
+	json_t *params_o = NULL;
+	assert_int_equal(backup_step_params(&f->c, &d, &steps[ri], &params_o, reason), 0);
+	assert_string_equal(json_string_value(json_object_get(params_o, "backup_id")), b3);
+	json_t *src = json_object_get(params_o, "source");
+	assert_string_equal(json_string_value(json_object_get(src, "ds_id")), ds);
+	assert_string_equal(json_string_value(json_object_get(json_object_get(src, "s3"), "secret_key")),
+			    "the-s3-secret");
+	assert_int_equal(strlen(json_string_value(json_object_get(src, "data_key"))), 44);
+	assert_string_equal(json_string_value(json_object_get(json_object_get(params_o, "target"), "type")), "lsn");
+	assert_non_null(strstr(json_string_value(json_object_get(params_o, "admin_verifier")), "SCRAM-SHA-256$"));
+	assert_string_equal(json_string_value(json_object_get(params_o, "cluster_name")), "shop-copy");
+	json_decref(params_o);
+	store_step_array_free(steps, n);
+	/* The new datastore has its own data key once asked. */
+	uint8_t k1[32], k2[32];
+	assert_int_equal(backup_data_key(&f->c, ds, k1), 0);
+	assert_int_equal(backup_data_key(&f->c, nds, k2), 0);
+	assert_memory_not_equal(k1, k2, 32);
+	store_datastore_done(&d);
+}
+
+/* The scheduler: due, then not again while running or recent. */
+static void test_scheduler(void **state)
+{
+	struct fixture *f = *state;
+	char ds[UUID_STRING_MAX], op[UUID_STRING_MAX], reason[OPS_REASON_MAX];
+	struct backup_config_spec spec = {};
+	struct store_backup *b = NULL;
+	size_t n = 0;
+	ready_datastore(f, "sched", 1, ds);
+	json_t *body = J("{\"s3\":{\"endpoint\":\"https://s3.example\",\"bucket\":\"bkt\",\"access_key\":\"AK\","
+			 "\"secret_key\":\"SK\"},\"schedule\":{\"full_every_s\":3600}}");
+	assert_int_equal(backup_parse_config(body, &spec, reason), 0);
+	assert_int_equal(ops_backup_configure(f->c.ops, ds, &spec, op, reason), 0);
+	backup_config_spec_done(&spec);
+	json_decref(body);
+	/* Busy configuring: nothing scheduled. */
+	backup_schedule_tick(&f->c, now_s());
+	assert_int_equal(store_backup_list(f->c.store, ds, NULL, &b, &n), 0);
+	assert_int_equal(n, 0);
+	store_backup_array_free(b, n);
+	answer(f, op, "backup.configure", -1, CAIRN_JOB_SUCCEEDED, "{\"restart_needed\":false}");
+	assert_string_equal(op_state(f, op), "succeeded");
+	backup_schedule_tick(&f->c, now_s());
+	backup_schedule_tick(&f->c, now_s());
+	assert_int_equal(store_backup_list(f->c.store, ds, NULL, &b, &n), 0);
+	assert_int_equal(n, 1);
+	assert_string_equal(b[0].state, "running");
+	store_backup_array_free(b, n);
+	/* An hour later (the backup still counts while running or done). */
+	backup_schedule_tick(&f->c, now_s() + 1800);
+	assert_int_equal(store_backup_list(f->c.store, ds, NULL, &b, &n), 0);
+	assert_int_equal(n, 1);
+	store_backup_array_free(b, n);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -558,6 +994,9 @@ int main(void)
 		cmocka_unit_test(test_parse_config),
 		cmocka_unit_test(test_api_parsers),
 		cmocka_unit_test_setup_teardown(test_secrets_in_store, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_migration_v2, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_operations, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_scheduler, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
