@@ -63,10 +63,10 @@ static void make_node(struct store *s, char id[static UUID_STRING_MAX], const ch
 static void test_migrations(void **state)
 {
 	struct store *s = *state;
-	assert_int_equal(store_schema_version(s), 2);
+	assert_int_equal(store_schema_version(s), 3);
 	s = reopen(s);
 	*state = s;
-	assert_int_equal(store_schema_version(s), 2);
+	assert_int_equal(store_schema_version(s), 3);
 }
 
 static void test_tokens(void **state)
