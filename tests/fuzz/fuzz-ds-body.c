@@ -4,7 +4,9 @@
  * check (gateway.c), fed one JSON document per input.  Every parser sees
  * every input, so one corpus covers them all (the provisioner's answer
  * parser, provision.c, too); what a parser accepts is
- * rendered back through the pure renderers to exercise them too.
+ * rendered back through the pure renderers to exercise them too.  The
+ * backup routes' parsers (backup.c, api-backups.c: backup config, restore,
+ * verify, backup now) and the backup renderers see every input too.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -12,7 +14,9 @@
 
 #include <jansson.h>
 
+#include "controller/api-backups.h"
 #include "controller/api-datastores.h"
+#include "controller/backup.h"
 #include "controller/gateway.h"
 #include "controller/health.h"
 #include "controller/provision.h"
@@ -75,6 +79,27 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	(void)gateway_check_databases(dbs ?: j, areason);
 	if (json_is_array(j))
 		(void)gateway_check_databases(j, areason);
+
+	/* Backups. */
+	struct backup_config_spec bspec = {};
+	if (backup_parse_config(j, &bspec, reason) == 0) {
+		_cleanup_free_ char *text = json_dumps(bspec.config, JSON_COMPACT | JSON_SORT_KEYS);
+		struct store_backup_config bc = { .config = text, .secret_key = (char *)"x" };
+		json_t *o = text ? backup_config_to_json(&bc) : NULL;
+		json_decref(o);
+		backup_config_spec_done(&bspec);
+	}
+	struct ops_restore_spec rspec;
+	bool drill;
+	(void)abk_parse_restore(j, &rspec, reason);
+	(void)abk_parse_verify(j, &drill, reason);
+	(void)abk_parse_backup_now(j, reason);
+	if (json_is_string(j)) {
+		int64_t t;
+		(void)backup_parse_time(json_string_value(j), &t);
+		(void)backup_lsn_ok(json_string_value(j));
+		(void)abk_bytes_done_from_message(json_string_value(j));
+	}
 
 	json_decref(j);
 	return 0;
