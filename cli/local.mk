@@ -8,7 +8,8 @@ cli_libctl_a_SOURCES = \
 	cli/cmd-nodes.c cli/cmd-nodes.h \
 	cli/cmd-jobs.c cli/cmd-jobs.h \
 	cli/cmd-datastores.c cli/cmd-datastores.h \
-	cli/cmd-ops.c cli/cmd-ops.h
+	cli/cmd-ops.c cli/cmd-ops.h \
+	cli/cmd-backups.c cli/cmd-backups.h
 CTL_CFLAGS = $(AM_CFLAGS) $(OPENSSL_CFLAGS) $(JANSSON_CFLAGS) $(CURL_CFLAGS) $(SQLITE_CFLAGS)
 cli_libctl_a_CFLAGS = $(CTL_CFLAGS)
 CTL_LIBS = cli/libctl.a $(LIBCAIRN_LIBS) $(CURL_LIBS)
@@ -26,3 +27,11 @@ TESTS += $(CLI_DS_UNIT_TESTS)
 tests_unit_test_cli_datastores_SOURCES = tests/unit/test-cli-datastores.c
 tests_unit_test_cli_datastores_CFLAGS = $(UNIT_CFLAGS) -I$(top_srcdir)/cli
 tests_unit_test_cli_datastores_LDADD = cli/libctl.a $(LIBCAIRN_LIBS) $(CURL_LIBS) $(CMOCKA_LIBS)
+
+# `cairnctl backup` (docs/backups.md).
+CLI_BK_UNIT_TESTS = tests/unit/test-cli-backups
+check_PROGRAMS += $(CLI_BK_UNIT_TESTS)
+TESTS += $(CLI_BK_UNIT_TESTS)
+tests_unit_test_cli_backups_SOURCES = tests/unit/test-cli-backups.c
+tests_unit_test_cli_backups_CFLAGS = $(UNIT_CFLAGS) -I$(top_srcdir)/cli
+tests_unit_test_cli_backups_LDADD = cli/libctl.a $(LIBCAIRN_LIBS) $(CURL_LIBS) $(CMOCKA_LIBS)

@@ -1,7 +1,7 @@
 /*
  * main.c: cairnctl's entry point: global options, the token, one client,
  * then the command family (cmd-nodes.c, cmd-jobs.c, cmd-datastores.c,
- * cmd-ops.c).  `cairnctl FAMILY help` prints the family's usage without
+ * cmd-ops.c, cmd-backups.c).  `cairnctl FAMILY help` prints the family's usage without
  * needing a token.
  */
 #include <stdio.h>
@@ -10,6 +10,7 @@
 #include <curl/curl.h>
 
 #include "client.h"
+#include "cmd-backups.h"
 #include "cmd-datastores.h"
 #include "cmd-jobs.h"
 #include "cmd-nodes.h"
@@ -50,6 +51,29 @@ static const struct {
 	  "  watch ID [--timeout S]    follow it, one line per step change; exit 0 on success, 1 otherwise\n"
 	  "  list [--datastore NAME]   operations, newest first\n"
 	  "  retry ID [--wait]         run a failed operation again from its failed steps\n" },
+	{ "backup", cmd_backups,
+	  "usage: cairnctl [GLOBAL OPTIONS] backup COMMAND ...\n"
+	  "\n"
+	  "  config NAME                show the backup configuration (secrets redacted)\n"
+	  "  config NAME [--endpoint URL] [--bucket B] [--region R] [--prefix P] [--access-key ID]\n"
+	  "              [--secret-key-file FILE|-] [--session-token-file FILE|-] [--virtual-hosted]\n"
+	  "              [--ca-file PEM] [--every SECONDS] [--keep N] [--max-age SECONDS]\n"
+	  "              [--compression 1-19] [--bundle-size BYTES] [--parallel N] [--wait]\n"
+	  "                             set it (unset options keep their values; secrets come only\n"
+	  "                             from files and are kept when not given)\n"
+	  "  config NAME --delete       stop scheduling (stored objects stay)\n"
+	  "  list NAME [--all]          completed backups (--all: every state)\n"
+	  "  show ID                    one backup (bytes_done while it runs)\n"
+	  "  now NAME [--wait]          take a full backup now\n"
+	  "  verify ID [--drill] [--wait]\n"
+	  "                             download and check a backup (--drill: also restore it aside\n"
+	  "                             and start PostgreSQL on it)\n"
+	  "  restore NAME --to NEW [--nodes N] [--backup ID] [--time RFC3339 | --lsn X/Y] [--wait]\n"
+	  "                             a new datastore from NAME's backups; prints its admin password ONCE\n"
+	  "  key NAME                   print the datastore's data key (base64) for `cairn-agent backup`;\n"
+	  "                             the read is audited in the controller's log\n"
+	  "\n"
+	  "--wait follows the operation (as `op watch`): exit 0 when it succeeded, 1 otherwise.\n" },
 };
 
 /* Aliases of the family names people type. */
@@ -59,6 +83,8 @@ static const char *family_name(const char *w)
 		return "datastore";
 	if (streq(w, "ops") || streq(w, "operation") || streq(w, "operations"))
 		return "op";
+	if (streq(w, "backups"))
+		return "backup";
 	return w;
 }
 
