@@ -913,8 +913,6 @@ void backup_job_finished(struct controller *c, const struct store_operation *op,
 	(void)op;
 	if (streq(st->name, "backup.delete")) {
 		/* The rows marked deleting are gone (or stay deleting for a retry). */
-		struct store_backup *a = NULL;
-		size_t n = 0;
 		if (!ok || !job->params)
 			return;
 		_cleanup_json_ json_t *params = json_loads(job->params, 0, NULL);
@@ -926,7 +924,6 @@ void backup_job_finished(struct controller *c, const struct store_operation *op,
 				(void)store_backup_update(c->store, &b);
 			store_backup_done(&b);
 		}
-		store_backup_array_free(a, n);
 		return;
 	}
 	if (!id || store_backup_get(c->store, id, &b) < 0)

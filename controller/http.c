@@ -63,6 +63,7 @@ static const struct {
 	{ 415, "unsupported-media-type", "Unsupported Media Type" },
 	{ 429, "rate-limited", "Too Many Requests" },
 	{ 500, "internal", "Internal Server Error" },
+	{ 501, "not-implemented", "Not Implemented" },
 	{ 503, "unavailable", "Service Unavailable" },
 };
 

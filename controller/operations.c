@@ -1851,6 +1851,19 @@ int ops_restore(struct ops *o, const struct ops_restore_spec *spec, char ret_ds[
 		return reasonf(reason, r, "no datastore '%.64s'", spec->source);
 	if (r < 0)
 		return r;
+	{
+		struct store_backup_config bc = {};
+		r = store_backup_config_get(o->c->store, src.id, &bc);
+		store_backup_config_done(&bc);
+		if (r == -ENOENT) {
+			r = reasonf(reason, -EPERM,
+				    "datastore '%s' has no backup configuration: its S3 target is needed to restore",
+				    src.name);
+			goto out;
+		}
+		if (r < 0)
+			goto out;
+	}
 	if (spec->target_lsn && !backup_lsn_ok(spec->target_lsn)) {
 		r = reasonf(reason, -EINVAL, "'target.lsn' must look like 0/3000028");
 		goto out;
