@@ -111,6 +111,19 @@ static char *read_column(struct fixture *f, const char *table, const char *col)
 	return all;
 }
 
+/* Runs SQL on the database with a second connection (to age rows). */
+static void db_exec(struct fixture *f, const char *q)
+{
+	char *path = path_join(f->dir, STORE_DB_NAME), *err = NULL;
+	sqlite3 *db = NULL;
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	sqlite3_busy_timeout(db, 5000);
+	if (sqlite3_exec(db, q, NULL, NULL, &err) != SQLITE_OK)
+		fail_msg("%s: %s", q, err);
+	sqlite3_close(db);
+	free(path);
+}
+
 static void enrolled_node(struct fixture *f, char id[static UUID_STRING_MAX])
 {
 	int64_t now = now_s();
@@ -859,8 +872,11 @@ static void test_operations(void **state)
 	assert_string_equal(d.state, "ready");
 	store_datastore_done(&d);
 
-	/* A second good one: retention (count 1) deletes the first. */
-	char op3[UUID_STRING_MAX], b3[UUID_STRING_MAX];
+	/* A second good one: retention (count 1) deletes the first (made
+	 * older: three backups within one second would tie). */
+	char op3[UUID_STRING_MAX], b3[UUID_STRING_MAX], q[256];
+	snprintf(q, sizeof(q), "UPDATE backups SET started_at = started_at - 100 WHERE id = '%s'", b1);
+	db_exec(f, q);
 	assert_int_equal(ops_backup(f->c.ops, ds, b3, op3, reason), 0);
 	assert_int_equal(answer(f, op3, "backup.full", -1, CAIRN_JOB_SUCCEEDED,
 				"{\"start_wal\":\"000000010000000000000007\",\"plain_bytes\":1}"),
