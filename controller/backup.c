@@ -1093,6 +1093,15 @@ void backup_schedule_tick(struct controller *c, int64_t now)
 			continue;
 		bool running = store_operation_running(c->store, cfg[i].ds_id, &run) >= 0;
 		store_operation_done(&run);
+		/* A configuration whose backup_config operation failed is not in
+		 * effect on the nodes: no backup until it is retried or set again. */
+		struct store_operation *last = NULL;
+		size_t nl = 0;
+		bool unapplied = store_operation_list(c->store, cfg[i].ds_id, NULL, 1, &last, &nl) >= 0 &&
+				 nl == 1 && streq(last[0].kind, "backup_config") && streq(last[0].state, "failed");
+		store_operation_array_free(last, nl);
+		if (unapplied)
+			continue;
 		if (store_backup_list(c->store, cfg[i].ds_id, NULL, &b, &nb) < 0)
 			continue;
 		/* Newest first: the first of each kind is the newest. */

@@ -17,7 +17,7 @@ h_ds_wait_ready 170 || h_end
 
 secret=sk-$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')
 cfg=$(jq -cn --arg s "$secret" '{s3:{endpoint:"http://198.18.93.1:9",bucket:"db-backups",prefix:"cairn",
-	access_key:"AKIDEXAMPLE",secret_key:$s},schedule:{full_every_s:86400},retention:{count:3}}')
+	access_key:"AKIDEXAMPLE",secret_key:$s},retention:{count:3}}')
 
 api PUT "/v1/datastores/$DS_ID/backup-config" \
 	'{"s3":{"endpoint":"http://10.1.2.3","bucket":"b","access_key":"a","secret_key":"s"}}' >/dev/null
@@ -32,7 +32,8 @@ h_eq "second PUT while the operation runs: 409" 409 "$(api_status)"
 got=$(api GET "/v1/datastores/$DS_ID/backup-config")
 h_eq "GET backup-config 200" 200 "$(api_status)"
 h_eq "secret_key redacted" '(redacted)' "$(jq -r .s3.secret_key <<<"$got")"
-h_eq "schedule kept" 86400 "$(jq -r .schedule.full_every_s <<<"$got")"
+h_eq "retention kept" 3 "$(jq -r .retention.count <<<"$got")"
+h_eq "no schedule" null "$(jq -r .schedule.full_every_s <<<"$got")"
 
 h_check "backup_config operation ends" h_wait_for 120 h_op_final "$op"
 h_log "backup_config operation: $(h_op_state "$op")"

@@ -993,6 +993,28 @@ static void test_scheduler(void **state)
 	assert_int_equal(n, 1);
 	assert_string_equal(b[0].state, "running");
 	store_backup_array_free(b, n);
+	/* A backup_config that failed stops the schedule until it is set again. */
+	char sop[UUID_STRING_MAX];
+	body = J("{\"s3\":{\"endpoint\":\"https://s3.example\",\"bucket\":\"bkt\",\"access_key\":\"AK\","
+		 "\"secret_key\":\"(redacted)\"},\"schedule\":{\"full_every_s\":3600}}");
+	assert_int_equal(backup_parse_config(body, &spec, reason), 0);
+	/* (the running backup blocks a new operation: finish it first) */
+	assert_int_equal(store_backup_list(f->c.store, ds, NULL, &b, &n), 0);
+	snprintf(sop, sizeof(sop), "%s", b[0].operation_id);
+	store_backup_array_free(b, n);
+	answer(f, sop, "backup.full", -1, CAIRN_JOB_SUCCEEDED, "{}");
+	answer(f, sop, "backup.delete", -1, CAIRN_JOB_SUCCEEDED, "{}");
+	assert_string_equal(op_state(f, sop), "succeeded");
+	assert_int_equal(ops_backup_configure(f->c.ops, ds, &spec, op, reason), 0);
+	backup_config_spec_done(&spec);
+	json_decref(body); /* spec borrowed its strings */
+	answer(f, op, "backup.configure", -1, CAIRN_JOB_REJECTED, NULL);
+	assert_string_equal(op_state(f, op), "failed");
+	backup_schedule_tick(&f->c, now_s() + 7200);
+	assert_int_equal(store_backup_list(f->c.store, ds, NULL, &b, &n), 0);
+	assert_int_equal(n, 1);
+	store_backup_array_free(b, n);
+
 	/* An hour later (the backup still counts while running or done). */
 	backup_schedule_tick(&f->c, now_s() + 1800);
 	assert_int_equal(store_backup_list(f->c.store, ds, NULL, &b, &n), 0);
