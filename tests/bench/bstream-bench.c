@@ -7,8 +7,9 @@
  *   bstream-bench speed FILE LEVEL REPS [WORKERS]
  *                                    writes FILE through a writer and reads
  *                                    the result back REPS times, in memory;
- *                                    prints the median MB/s of each and the
- *                                    stored/plain ratio
+ *                                    prints the median MB/s of each, the
+ *                                    stored/plain ratio, and the median MB/s
+ *                                    of the same zstd work alone (no AES)
  *   bstream-bench rss MIB LEVEL [chain]
  *                                    streams MIB of generated data through a
  *                                    writer (and with `chain` on into a
@@ -29,6 +30,8 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <zstd.h>
 
 #include "bstream.h"
 #include "macro.h"
@@ -176,9 +179,61 @@ static int cmd_gen(long mib)
 	return 0;
 }
 
+/* The same zstd work alone, in process (the writer's parameters, no
+ * encryption, no copies): MiB/s of compression and of decompression.  The
+ * writer's speed over this is the cost of AES-GCM and the framing. */
+static int zstd_alone(const uint8_t *in, size_t len, int level, uint8_t *scratch, size_t cap,
+		      double *ret_c, double *ret_d)
+{
+	static uint8_t out[BSTREAM_SINK_MAX];
+	ZSTD_CCtx *zc = ZSTD_createCCtx();
+	ZSTD_DCtx *zd = ZSTD_createDCtx();
+	size_t zlen = 0;
+
+	if (!zc || !zd)
+		return -1;
+	ZSTD_CCtx_setParameter(zc, ZSTD_c_compressionLevel, level);
+	ZSTD_CCtx_setParameter(zc, ZSTD_c_checksumFlag, 0);
+	double t0 = now();
+	for (size_t off = 0; off <= len; off += MIB) {
+		bool last = off + MIB >= len;
+		ZSTD_inBuffer ib = { in + off, last ? len - off : MIB, 0 };
+		ZSTD_EndDirective op = last ? ZSTD_e_end : ZSTD_e_continue;
+		size_t left;
+		do {
+			ZSTD_outBuffer ob = { scratch + zlen, MIN((size_t)MIB, cap - zlen), 0 };
+			left = ZSTD_compressStream2(zc, &ob, &ib, op);
+			if (ZSTD_isError(left))
+				return -1;
+			zlen += ob.pos;
+		} while (last ? left != 0 : ib.pos < ib.size);
+		if (last)
+			break;
+	}
+	*ret_c = (double)len / MIB / (now() - t0);
+
+	size_t total = 0;
+	t0 = now();
+	for (size_t off = 0; off < zlen; off += FEED) {
+		ZSTD_inBuffer ib = { scratch + off, MIN((size_t)FEED, zlen - off), 0 };
+		do {
+			ZSTD_outBuffer ob = { out, sizeof(out), 0 };
+			if (ZSTD_isError(ZSTD_decompressStream(zd, &ob, &ib)))
+				return -1;
+			total += ob.pos;
+			if (ib.pos == ib.size && ob.pos < ob.size)
+				break;
+		} while (true);
+	}
+	*ret_d = (double)len / MIB / (now() - t0);
+	ZSTD_freeCCtx(zc);
+	ZSTD_freeDCtx(zd);
+	return total == len ? 0 : -1;
+}
+
 static int cmd_speed(const char *path, int level, int reps, unsigned workers)
 {
-	double wr[REPS_MAX], rd[REPS_MAX];
+	double wr[REPS_MAX], rd[REPS_MAX], zc[REPS_MAX], zd[REPS_MAX];
 	struct stat st;
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0 || fstat(fd, &st) < 0) {
@@ -225,10 +280,15 @@ static int cmd_speed(const char *path, int level, int reps, unsigned workers)
 			return 1;
 		bstream_reader_free(r);
 		rd[rep] = (double)len / MIB / (now() - t0);
+		if (zstd_alone(in, len, level, stream.buf, stream.cap, &zc[rep], &zd[rep]) < 0)
+			return 1;
 	}
 	qsort(wr, (size_t)reps, sizeof(double), cmp_double);
 	qsort(rd, (size_t)reps, sizeof(double), cmp_double);
-	printf("%.0f %.0f %.3f\n", wr[reps / 2], rd[reps / 2], (double)stream.len / (double)len);
+	qsort(zc, (size_t)reps, sizeof(double), cmp_double);
+	qsort(zd, (size_t)reps, sizeof(double), cmp_double);
+	printf("%.0f %.0f %.3f %.0f %.0f\n", wr[reps / 2], rd[reps / 2],
+	       (double)stream.len / (double)len, zc[reps / 2], zd[reps / 2]);
 	free(stream.buf);
 	munmap(in, len);
 	return 0;

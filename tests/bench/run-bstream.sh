@@ -30,13 +30,18 @@ peer() {
 }
 
 echo "bstream: $mib MiB pgbench-like data, medians of $reps, MiB/s ($(nproc) CPUs, $(zstd --version | grep -o 'v[0-9.]*'))"
-printf '%-6s %10s %10s %8s %14s %14s %9s\n' level write read ratio "zstd -T1 -c" "zstd -d -c" write/zstd
+# write/read: bstream; zstd-lib: the same libzstd calls in process without
+# AES-GCM (so write/zstd-lib is the cost of encryption and framing);
+# zstd -T1 -c, zstd -d -c: the zstd command (compression alone) on the file.
+printf '%-6s %7s %7s %6s %14s %14s %12s %11s\n' level write read ratio "zstd-lib c/d" "zstd-cmd c/d" \
+	"w/zstd-lib" "w/zstd-cmd"
 for l in $levels; do
-	read -r w r ratio < <("$bench" speed "$tmp/data" "$l" $reps)
+	read -r w r ratio lc ld < <("$bench" speed "$tmp/data" "$l" $reps)
 	zc=$(peer zstd -q -T1 -"$l" -c "$tmp/data")
 	zstd -q -T1 -"$l" -c "$tmp/data" >"$tmp/data.zst"
 	zd=$(peer zstd -q -d -c "$tmp/data.zst")
-	printf '%-6s %10s %10s %8s %14s %14s %9s\n' "$l" "$w" "$r" "$ratio" "$zc" "$zd" \
+	printf '%-6s %7s %7s %6s %14s %14s %12s %11s\n' "$l" "$w" "$r" "$ratio" "$lc/$ld" "$zc/$zd" \
+		"$(awk -v a="$w" -v b="$lc" 'BEGIN { printf "%.2f", a / b }')" \
 		"$(awk -v a="$w" -v b="$zc" 'BEGIN { printf "%.2f", a / b }')"
 done
 rm -f "$tmp/data" "$tmp/data.zst"
