@@ -51,7 +51,10 @@ static uint32_t rng32(void)
 	return (uint32_t)(rng_state >> 16);
 }
 
-static void put32(uint8_t *p, uint32_t v) { memcpy(p, &v, 4); }
+static void put32(uint8_t *p, uint32_t v)
+{
+	memcpy(p, &v, 4);
+}
 
 /* One 8 KiB page of the kind page_no selects. */
 static void gen_page(uint8_t *p, uint64_t page_no)
@@ -81,14 +84,14 @@ static void gen_page(uint8_t *p, uint64_t page_no)
 	for (size_t t = 0; t < 61; t++, aid++) {
 		size_t off = PAGE - 128 * (t + 1);
 		uint8_t *tup = p + off;
-		put32(tup, 700 + rng32() % 5000);    /* xmin */
+		put32(tup, 700 + rng32() % 5000);                       /* xmin */
 		put32(tup + 4, rng32() % 8 ? 0 : 900 + rng32() % 5000); /* xmax */
-		tup[16] = 3;                         /* natts */
-		tup[20] = 24;                        /* t_hoff */
+		tup[16] = 3;                                            /* natts */
+		tup[20] = 24;                                           /* t_hoff */
 		put32(tup + 24, aid);
 		put32(tup + 28, 1 + aid / 100000);
 		put32(tup + 32, rng32() % 4 ? 0 : rng32() % 20000 - 10000); /* abalance */
-		tup[36] = (84 + 1) << 1 | 1;         /* short varlena header */
+		tup[36] = (84 + 1) << 1 | 1; /* short varlena header */
 		memset(tup + 37, ' ', 84);
 		put32(p + 24 + 4 * t, (uint32_t)(off | 121u << 17 | 1u << 15));
 	}
@@ -127,7 +130,7 @@ static int cmp_double(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-static const uint8_t bench_key[BSTREAM_KEY_LEN] = { 1, 2, 3, 4, 5, 6, 7, 8 };
+static const uint8_t bench_key[BSTREAM_KEY_LEN] = {1, 2, 3, 4, 5, 6, 7, 8};
 static const char bench_name[] = "backups/bench/bundle-0001";
 
 struct mem_out {
@@ -197,11 +200,11 @@ static int zstd_alone(const uint8_t *in, size_t len, int level, uint8_t *scratch
 	double t0 = now();
 	for (size_t off = 0; off <= len; off += MIB) {
 		bool last = off + MIB >= len;
-		ZSTD_inBuffer ib = { in + off, last ? len - off : MIB, 0 };
+		ZSTD_inBuffer ib = {in + off, last ? len - off : MIB, 0};
 		ZSTD_EndDirective op = last ? ZSTD_e_end : ZSTD_e_continue;
 		size_t left;
 		do {
-			ZSTD_outBuffer ob = { scratch + zlen, MIN((size_t)MIB, cap - zlen), 0 };
+			ZSTD_outBuffer ob = {scratch + zlen, MIN((size_t)MIB, cap - zlen), 0};
 			left = ZSTD_compressStream2(zc, &ob, &ib, op);
 			if (ZSTD_isError(left))
 				return -1;
@@ -215,9 +218,9 @@ static int zstd_alone(const uint8_t *in, size_t len, int level, uint8_t *scratch
 	size_t total = 0;
 	t0 = now();
 	for (size_t off = 0; off < zlen; off += FEED) {
-		ZSTD_inBuffer ib = { scratch + off, MIN((size_t)FEED, zlen - off), 0 };
+		ZSTD_inBuffer ib = {scratch + off, MIN((size_t)FEED, zlen - off), 0};
 		do {
-			ZSTD_outBuffer ob = { out, sizeof(out), 0 };
+			ZSTD_outBuffer ob = {out, sizeof(out), 0};
 			if (ZSTD_isError(ZSTD_decompressStream(zd, &ob, &ib)))
 				return -1;
 			total += ob.pos;
@@ -245,14 +248,14 @@ static int cmd_speed(const char *path, int level, int reps, unsigned workers)
 	close(fd);
 	if (in == MAP_FAILED)
 		return 1;
-	struct mem_out stream = { .cap = len + len / 16 + 4096 };
+	struct mem_out stream = {.cap = len + len / 16 + 4096};
 	stream.buf = malloc(stream.cap);
 	if (!stream.buf)
 		return 1;
 	memset(stream.buf, 0, stream.cap); /* fault the pages in before timing */
 
 	for (int rep = 0; rep < reps; rep++) {
-		struct bstream_options o = { .level = level, .workers = workers };
+		struct bstream_options o = {.level = level, .workers = workers};
 		struct bstream_writer *w = NULL;
 		stream.len = 0;
 		double t0 = now();
@@ -266,13 +269,14 @@ static int cmd_speed(const char *path, int level, int reps, unsigned workers)
 		bstream_writer_free(w);
 		wr[rep] = (double)len / MIB / (now() - t0);
 
-		struct mem_out plain = { .cmp = rep == 0 ? in : NULL };
+		struct mem_out plain = {.cmp = rep == 0 ? in : NULL};
 		struct bstream_reader *r = NULL;
 		t0 = now();
 		if (bstream_reader_new(bench_key, bench_name, count_sink, &plain, &r) < 0)
 			return 1;
 		for (size_t off = 0; off < stream.len; off += FEED)
-			if (bstream_feed(r, stream.buf + off, MIN((size_t)FEED, stream.len - off)) < 0) {
+			if (bstream_feed(r, stream.buf + off, MIN((size_t)FEED, stream.len - off)) <
+			    0) {
 				fprintf(stderr, "read: %s\n", bstream_reader_error(r));
 				return 1;
 			}
@@ -298,7 +302,7 @@ static int cmd_rss(long mib, int level, bool chain)
 {
 	static uint8_t block[MIB];
 	uint64_t page_no = 0, sunk = 0, stored = 0;
-	struct bstream_options o = { .level = level };
+	struct bstream_options o = {.level = level};
 	struct bstream_writer *w = NULL;
 	struct bstream_reader *r = NULL;
 	long before;
@@ -322,8 +326,8 @@ static int cmd_rss(long mib, int level, bool chain)
 		return 1;
 	if (chain && (bstream_reader_finish(r) < 0 || sunk != (uint64_t)mib * MIB))
 		return 1;
-	printf("VmHWM before %ld KiB, after %ld KiB (%s, %ld MiB, level %d)\n", before, vm_hwm_kib(),
-	       chain ? "writer+reader" : "writer", mib, level);
+	printf("VmHWM before %ld KiB, after %ld KiB (%s, %ld MiB, level %d)\n", before,
+	       vm_hwm_kib(), chain ? "writer+reader" : "writer", mib, level);
 	bstream_writer_free(w);
 	bstream_reader_free(r);
 	return 0;
@@ -343,7 +347,8 @@ int main(int argc, char **argv)
 	if (argc >= 4 && streq(argv[1], "rss"))
 		return cmd_rss(strtol(argv[2], NULL, 10), (int)strtol(argv[3], NULL, 10),
 			       argc >= 5 && streq(argv[4], "chain"));
-	fprintf(stderr, "usage: %s gen MIB | speed FILE LEVEL REPS [WORKERS] | rss MIB LEVEL [chain]\n",
+	fprintf(stderr,
+		"usage: %s gen MIB | speed FILE LEVEL REPS [WORKERS] | rss MIB LEVEL [chain]\n",
 		argv[0]);
 	return 2;
 }
