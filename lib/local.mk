@@ -10,6 +10,7 @@ lib_libcairn_a_SOURCES = \
 	lib/jws.c lib/jws.h \
 	lib/job.c lib/job.h \
 	lib/pki.c lib/pki.h \
-	lib/aead.c lib/aead.h
-lib_libcairn_a_CFLAGS = $(AM_CFLAGS) $(OPENSSL_CFLAGS) $(JANSSON_CFLAGS) $(SYSTEMD_CFLAGS) $(CURL_CFLAGS) $(SQLITE_CFLAGS)
-LIBCAIRN_LIBS = lib/libcairn.a $(OPENSSL_LIBS) $(JANSSON_LIBS) $(SYSTEMD_LIBS)
+	lib/aead.c lib/aead.h \
+	lib/bstream.c lib/bstream.h
+lib_libcairn_a_CFLAGS = $(AM_CFLAGS) $(OPENSSL_CFLAGS) $(JANSSON_CFLAGS) $(SYSTEMD_CFLAGS) $(CURL_CFLAGS) $(SQLITE_CFLAGS) $(ZSTD_CFLAGS)
+LIBCAIRN_LIBS = lib/libcairn.a $(OPENSSL_LIBS) $(JANSSON_LIBS) $(SYSTEMD_LIBS) $(ZSTD_LIBS)

@@ -7,7 +7,8 @@ LIB_UNIT_TESTS = \
 	tests/unit/test-jws \
 	tests/unit/test-job \
 	tests/unit/test-pki \
-	tests/unit/test-aead
+	tests/unit/test-aead \
+	tests/unit/test-bstream
 check_PROGRAMS += $(LIB_UNIT_TESTS)
 TESTS += $(LIB_UNIT_TESTS)
 
@@ -42,3 +43,7 @@ tests_unit_test_pki_LDADD = $(LIBCAIRN_LIBS) $(CMOCKA_LIBS)
 tests_unit_test_aead_SOURCES = tests/unit/test-aead.c
 tests_unit_test_aead_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_aead_LDADD = $(LIBCAIRN_LIBS) $(CMOCKA_LIBS)
+
+tests_unit_test_bstream_SOURCES = tests/unit/test-bstream.c
+tests_unit_test_bstream_CFLAGS = $(UNIT_CFLAGS) $(ZSTD_CFLAGS)
+tests_unit_test_bstream_LDADD = $(LIBCAIRN_LIBS) $(CMOCKA_LIBS)
