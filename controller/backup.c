@@ -1059,6 +1059,7 @@ void backup_keys_missing(struct controller *c, const char *node_id, const char *
 	struct runner_job_spec spec = { .node_id = node_id, .type = "backup.configure", .params = params,
 					.ds = ds.id, .epoch = ds.epoch };
 	r = runner_submit(c->runner, &spec, id);
+	secrets_job_wipe("backup.configure", params);
 	if (r < 0)
 		log_warning_errno(r, "datastore %s: cannot send backup.configure to node %s", ds.name, node_id);
 	else

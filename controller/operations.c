@@ -34,6 +34,7 @@
 #include "provision.h"
 #include "runner.h"
 #include "scram.h"
+#include "secrets.h"
 #include "store.h"
 #include "userdata.h"
 #include "util.h"
@@ -789,6 +790,7 @@ static int submit_job(struct ops *o, struct drive *d, struct store_step *st, int
 		.epoch = d->ds.epoch,
 	};
 	r = runner_submit(c->runner, &spec, id);
+	secrets_job_wipe(st->name, params); /* the job row holds them sealed */
 	if (r == -ESTALE || r == -ENOENT || r == -EINVAL)
 		return fail_step(o, d, st, r == -EINVAL ? "the job was refused" : "the node is gone", now);
 	if (r < 0)

@@ -199,6 +199,9 @@ static int create_attempt(struct runner *r, struct store_job *job, const char *j
 	if (!payload)
 		return -ENOMEM;
 	q = jws_sign(r->c->keys->job_key, r->c->keys->job_kid, payload, &jws);
+	/* The payload shares params: their clear secrets go now. */
+	if (n_secrets > 0)
+		secrets_job_wipe(job->type, params);
 	if (q < 0)
 		return q;
 	if (n_secrets > 0) {

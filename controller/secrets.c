@@ -152,3 +152,16 @@ int secrets_job_open(const uint8_t kek[static AEAD_KEY_LEN], const char *job_id,
 	}
 	return n;
 }
+
+void secrets_job_wipe(const char *type, json_t *params)
+{
+	const struct cairn_job_type_info *t = cairn_job_type_lookup(type);
+	if (!t || !t->secrets || !json_is_object(params))
+		return;
+	for (const char *const *p = t->secrets; *p; p++) {
+		const char *member;
+		json_t *o = resolve(params, *p, &member), *v;
+		if (o && (v = json_object_get(o, member)) && json_is_string(v))
+			explicit_bzero((char *)json_string_value(v), json_string_length(v));
+	}
+}

@@ -47,3 +47,7 @@ int secrets_job_seal(const uint8_t kek[static AEAD_KEY_LEN], const char *job_id,
  * opened, or -EBADMSG (the params are then partly opened: discard them). */
 int secrets_job_open(const uint8_t kek[static AEAD_KEY_LEN], const char *job_id, const char *type,
 		     json_t *params);
+
+/* Wipes, in place, the clear string values of the secret parameters of
+ * job type `type` in `params` (before the object is freed). */
+void secrets_job_wipe(const char *type, json_t *params);
