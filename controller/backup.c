@@ -249,7 +249,7 @@ int backup_parse_config(json_t *body, struct backup_config_spec *ret, char reaso
 		return reasonf(reason, -EINVAL, "'s3.session_token' must be printable ASCII");
 	if ((r = str_member(s3, "ca_pem", "s3.ca_pem", false, BACKUP_CA_PEM_MAX, &ca_pem, reason)) < 0)
 		return r;
-	if (ca_pem && !strstr(ca_pem, "-----BEGIN CERTIFICATE-----"))
+	if (ca_pem && strncmp(ca_pem, "-----BEGIN CERTIFICATE-----", 27) != 0)
 		return reasonf(reason, -EINVAL, "'s3.ca_pem' must be PEM certificates");
 	vh = json_object_get(s3, "virtual_hosted");
 	if (vh && !json_is_boolean(vh) && !json_is_null(vh))
