@@ -467,7 +467,7 @@ static size_t on_write(char *data, size_t size, size_t nmemb, void *ud)
 		q->overflow = true;
 		return 0;
 	}
-	if (q->len + n + 1 > q->cap) {
+	if (q->len + n + (q->buf_fixed ? 0 : 1) > q->cap) {
 		size_t cap;
 		char *p;
 
