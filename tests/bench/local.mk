@@ -27,3 +27,4 @@ bench-create: $(BENCH_DS_DEPS)
 bench-idle: $(BENCH_DS_DEPS)
 	top_builddir='$(abs_top_builddir)' top_srcdir='$(abs_top_srcdir)' \
 		bash $(abs_top_srcdir)/tests/bench/run-idle.sh || test $$? = 77
+EXTRA_DIST += tests/bench/s3-throughput.sh
