@@ -72,6 +72,7 @@ struct s3_req {
 	uint64_t range_len;                        /* 0: no Range */
 	char *buf;                                 /* 2xx body */
 	size_t len;                                /* bytes in buf */
+	size_t len_at_start;                       /* len when this attempt started */
 	size_t cap;                                /* allocated */
 	size_t max;                                /* limit of a 2xx body */
 	bool buf_fixed;                            /* buf belongs to the caller, cap fixed */
@@ -686,6 +687,7 @@ static int req_start(struct s3_req *q)
 	/* A ranged GET resumes after the bytes it has; any other body restarts. */
 	if (q->range_len == 0)
 		q->len = 0;
+	q->len_at_start = q->len;
 	q->attempt++;
 	r = req_prepare(q);
 	if (r < 0) {
@@ -779,6 +781,10 @@ static void req_finished(struct s3_req *q, CURLcode cc)
 		transient = (q->status >= 500 && q->status != 501) || q->status == 408 || q->status == 429;
 		q->result = status_to_errno(q->status);
 	}
+	/* A range that made progress before failing has not used up a try:
+	 * it resumes after what arrived, so this cannot loop forever. */
+	if (transient && q->range_len > 0 && q->len > q->len_at_start)
+		q->attempt = 1;
 	if (transient && q->attempt < c->max_attempts) {
 		q->retry_at_ms = now_mono_ms() + backoff_ms(S3_BACKOFF_BASE_MS, S3_BACKOFF_MAX_MS, q->attempt - 1);
 		q->state = REQ_WAITING;

@@ -20,3 +20,4 @@ INTEGRATION_TESTS = \
 	tests/integration/s3-client.sh
 TESTS += $(INTEGRATION_TESTS)
 EXTRA_DIST += $(INTEGRATION_TESTS) tests/integration/lib.sh
+EXTRA_DIST += tests/integration/s3-faults.py

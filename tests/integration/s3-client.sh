@@ -9,6 +9,8 @@
 #   - an upload killed with -9 leaves no object; abort-stale (s3rver has no
 #     ListMultipartUploads: the tool must say so clearly)
 #   - /usr/bin/aws reads what we wrote, byte-identical, and we read its
+#   - retries: 503s and cut ranged GETs injected by s3-faults.py; a closed
+#     port exhausts the attempts with a clear error
 #   - TLS with a test CA (and refusal without it)
 # Needs node and the package (scripts/install-deps.sh), else SKIP (77).
 # shellcheck source=lib.sh
@@ -103,6 +105,38 @@ case $rc:$out in
 	h_ok "abort-stale: s3rver 5 lacks ListMultipartUploads, reported clearly ($out)" ;;
 *) h_fail "abort-stale: rc $rc '$out'" ;;
 esac
+
+# 5b. Retries: through a proxy that answers every third request 503
+#     SlowDown and cuts the first answer of each ranged GET half-way.
+/usr/bin/python3 "$top_srcdir/tests/integration/s3-faults.py" "${S3_ENDPOINT##*:}" \
+	>"$T/faults.out" 2>"$T/faults.log" &
+fpid=$!
+H_PIDS+=("$fpid")
+h_wait_for 10 grep -q READY "$T/faults.out"
+fport=$(sed -n 's/^READY //p' "$T/faults.out")
+head -c $((23 * 1024 * 1024)) /dev/urandom >"$T/mid"
+sum=$(sha256sum <"$T/mid" | cut -d' ' -f1)
+h_check "upload through 503s (parts retried)" sh -c \
+	"'$S3TOOL' --endpoint http://127.0.0.1:$fport --part-size 5 upload retry/obj <'$T/mid'"
+got=$("$S3TOOL" --endpoint "http://127.0.0.1:$fport" --part-size 5 download retry/obj | sha256sum | cut -d' ' -f1)
+h_eq "download through 503s and cut ranges (resumed) has the same SHA-256" "$sum" "$got"
+for i in 1 2 3 4 5 6; do "$S3TOOL" --endpoint "http://127.0.0.1:$fport" put "retry/s$i" "$T/small" || break; done
+h_eq "small puts through 503s" 0 "$?"
+kill -TERM "$fpid"
+wait "$fpid" 2>/dev/null
+h_log "$(cat "$T/faults.log")"
+case $(cat "$T/faults.log") in
+*" 0 slowdowns"* | *" 0 cuts"*) h_fail "the proxy injected both kinds of faults" ;;
+*) h_ok "the proxy injected both kinds of faults" ;;
+esac
+# Retries run out: a closed port, 3 attempts, a clear transport error.
+t0=$(date +%s%N)
+out=$("$S3TOOL" --endpoint "http://127.0.0.1:$fport" --max-attempts 3 head retry/obj 2>&1)
+rc=$?
+ms=$((($(date +%s%N) - t0) / 1000000))
+h_eq "closed port fails" 1 "$rc"
+case $out in *"Transport: "*"onnect"*) h_ok "closed port: clear error ($out)" ;; *) h_fail "closed port: '$out'" ;; esac
+h_check "closed port: 3 attempts with backoff took >= 300 ms (${ms} ms)" [ "$ms" -ge 300 ]
 
 # 6. TLS with a test CA for 127.0.0.1.
 h_s3rver_stop
