@@ -33,5 +33,5 @@ tests_fuzz_fuzz_s3_xml_SOURCES = tests/fuzz/fuzz-s3-xml.c $(FUZZ_MAIN)
 tests_fuzz_fuzz_s3_xml_CFLAGS = $(FUZZ_CFLAGS) $(EXPAT_CFLAGS)
 tests_fuzz_fuzz_s3_xml_LDFLAGS = $(AM_LDFLAGS) $(FUZZ_LINKER_FLAGS)
 tests_fuzz_fuzz_s3_xml_LDADD = $(LIBCAIRN_LIBS)
-EXTRA_DIST += tests/fuzz/s3-corpus.sh tests/fuzz/corpus/s3-xml
+EXTRA_DIST += tests/fuzz/s3-corpus.sh tests/fuzz/corpus/s3-xml tests/fuzz/fuzz-s3-xml.dict
 fuzz-targets: $(S3_FUZZ_TARGETS)

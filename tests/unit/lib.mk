@@ -9,7 +9,8 @@ LIB_UNIT_TESTS = \
 	tests/unit/test-pki \
 	tests/unit/test-aead \
 	tests/unit/test-sigv4 \
-	tests/unit/test-s3xml
+	tests/unit/test-s3xml \
+	tests/unit/test-s3
 check_PROGRAMS += $(LIB_UNIT_TESTS)
 TESTS += $(LIB_UNIT_TESTS)
 
@@ -52,4 +53,8 @@ tests_unit_test_sigv4_LDADD = $(LIBCAIRN_LIBS) $(CMOCKA_LIBS)
 tests_unit_test_s3xml_SOURCES = tests/unit/test-s3xml.c
 tests_unit_test_s3xml_CFLAGS = $(UNIT_CFLAGS) $(EXPAT_CFLAGS)
 tests_unit_test_s3xml_LDADD = $(LIBCAIRN_LIBS) $(CMOCKA_LIBS)
+
+tests_unit_test_s3_SOURCES = tests/unit/test-s3.c
+tests_unit_test_s3_CFLAGS = $(UNIT_CFLAGS) $(EXPAT_CFLAGS)
+tests_unit_test_s3_LDADD = $(LIBCAIRN_LIBS) $(CMOCKA_LIBS)
 EXTRA_DIST += tests/unit/data/sigv4
