@@ -67,6 +67,7 @@ struct s3_req {
 	size_t body_pos;                           /* bytes sent this attempt */
 	bool has_body;                             /* PUT/POST with a body (maybe empty) */
 	char content_md5[32];                      /* base64 MD5 or "" */
+	const char *if_match;                      /* If-Match ETag (caller's memory) or NULL */
 	bool head;                                 /* HEAD request */
 	uint64_t range_start;                      /* first byte of a ranged GET */
 	uint64_t range_len;                        /* 0: no Range */
@@ -595,6 +596,10 @@ static int req_prepare(struct s3_req *q)
 	if (q->content_md5[0]) {
 		hp[nh].name = "Content-MD5";
 		hp[nh++].value = q->content_md5;
+	}
+	if (q->if_match) {
+		hp[nh].name = "If-Match";
+		hp[nh++].value = q->if_match;
 	}
 	sr.method = q->method;
 	sr.path = path;
@@ -1406,11 +1411,29 @@ int s3_download(struct s3_client *c, const char *key, int (*sink)(void *ud, cons
 	unsigned nslots;
 	int r;
 
+	char etag[S3_ETAG_MAX] = "";
+
 	if (!c || !key_is_valid(key) || !sink)
 		return -EINVAL;
-	r = s3_head(c, key, &size, err);
-	if (r < 0)
-		return r;
+	/* HEAD for the size and the ETag: every range is asked If-Match, so
+	 * an object replaced mid-download fails (412) instead of mixing. */
+	{
+		struct s3_req *h = req_new(c, "HEAD", "HEAD", key);
+
+		if (!h)
+			return -ENOMEM;
+		h->head = true;
+		r = req_run(h, err);
+		if (r >= 0 && !h->have_length) {
+			err_set(err, h, h->status, "BadResponse", "no Content-Length in the answer");
+			r = -EBADMSG;
+		}
+		size = h->content_length;
+		snprintf(etag, sizeof(etag), "%s", h->etag);
+		req_free(h);
+		if (r < 0)
+			return r;
+	}
 	if (size == 0)
 		return 0;
 	nranges = (size + c->part_size - 1) / c->part_size;
@@ -1442,6 +1465,7 @@ int s3_download(struct s3_client *c, const char *key, int (*sink)(void *ud, cons
 			}
 			q->buf = bufs[s];
 			q->buf_fixed = true;
+			q->if_match = etag[0] ? etag : NULL;
 			q->cap = c->part_size;
 			q->range_start = next_start * c->part_size;
 			q->range_len = MIN((uint64_t)c->part_size, size - q->range_start);

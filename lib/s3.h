@@ -16,6 +16,7 @@
  * 10 s cap) up to max_attempts; other 4xx return at once with S3's error
  * parsed.  Every response body read has a maximum.  No secret ever reaches
  * an error message.  docs/s3.md is the operator-facing description.
+ * The program calls curl_global_init() once before making clients.
  */
 #pragma once
 
@@ -129,7 +130,9 @@ uint64_t s3_upload_size(const struct s3_upload *u);
 
 /* Streams key to sink: HEAD for the size, then ranged GETs of part_size,
  * `parallel` in flight, delivered in order; a failed range is retried from
- * where it stopped.  sink returning < 0 aborts and that value is returned. */
+ * where it stopped.  Each range is asked If-Match the HEAD's ETag, so an
+ * object replaced meanwhile fails with -ESTALE rather than mixing versions.
+ * sink returning < 0 aborts and that value is returned. */
 int s3_download(struct s3_client *c, const char *key, int (*sink)(void *ud, const void *buf, size_t len), void *ud,
 		struct s3_error *err);
 

@@ -17,6 +17,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <curl/curl.h>
+
 #include "fileio.h"
 #include "macro.h"
 #include "s3.h"
@@ -271,6 +273,10 @@ int main(int argc, char **argv)
 	cfg.access_key = ak;
 	cfg.secret_key = sk;
 	cfg.session_token = tok;
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+		fprintf(stderr, "s3-tool: curl_global_init failed\n");
+		return 1;
+	}
 	r = s3_client_new(&cfg, &c);
 	if (r < 0) {
 		fprintf(stderr, "s3-tool: bad configuration (endpoint, bucket, sizes): %s\n", strerror(-r));
@@ -369,5 +375,6 @@ int main(int argc, char **argv)
 	}
 out:
 	s3_client_free(c);
+	curl_global_cleanup();
 	return r < 0 ? 1 : 0;
 }
