@@ -638,6 +638,8 @@ static int req_prepare(struct s3_req *q)
 		curl_easy_reset(q->easy);
 	}
 	curl_easy_setopt(q->easy, CURLOPT_URL, url);
+	/* Keys are not paths: "a/../b" is a key of its own, sent as signed. */
+	curl_easy_setopt(q->easy, CURLOPT_PATH_AS_IS, 1L);
 	curl_easy_setopt(q->easy, CURLOPT_PROTOCOLS_STR, c->tls ? "https" : "http");
 	curl_easy_setopt(q->easy, CURLOPT_HTTPHEADER, q->headers);
 	curl_easy_setopt(q->easy, CURLOPT_PRIVATE, q);
