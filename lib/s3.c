@@ -53,70 +53,70 @@ enum req_state {
 };
 
 struct s3_req {
-	struct s3_client *c;                       /* owner */
-	CURL *easy;                                /* the handle, kept across retries */
-	struct curl_slist *headers;                /* built per attempt */
-	const char *op;                            /* name in errors: "PUT", "UploadPart" */
-	const char *method;                        /* HTTP method */
-	char *key;                                 /* object key or NULL (bucket-level) */
-	char *qnames[S3_QUERY_MAX];                /* decoded query names */
-	char *qvalues[S3_QUERY_MAX];               /* decoded query values */
-	size_t nq;                                 /* query pairs */
-	const char *body;                          /* request body (caller's memory) */
-	size_t body_len;                           /* its length */
-	size_t body_pos;                           /* bytes sent this attempt */
-	bool has_body;                             /* PUT/POST with a body (maybe empty) */
-	char content_md5[32];                      /* base64 MD5 or "" */
-	const char *if_match;                      /* If-Match ETag (caller's memory) or NULL */
-	bool head;                                 /* HEAD request */
-	uint64_t range_start;                      /* first byte of a ranged GET */
-	uint64_t range_len;                        /* 0: no Range */
-	char *buf;                                 /* 2xx body */
-	size_t len;                                /* bytes in buf */
-	size_t len_at_start;                       /* len when this attempt started */
-	size_t cap;                                /* allocated */
-	size_t max;                                /* limit of a 2xx body */
-	bool buf_fixed;                            /* buf belongs to the caller, cap fixed */
-	bool overflow;                             /* body passed max */
-	char *ebuf;                                /* error body */
-	size_t elen;                               /* bytes in ebuf */
-	long status;                               /* HTTP status of this attempt */
-	char etag[S3_ETAG_MAX];                    /* ETag header */
-	char request_id[96];                       /* x-amz-request-id */
-	uint64_t content_length;                   /* Content-Length header */
-	bool have_length;                          /* … was present */
-	char curl_err[CURL_ERROR_SIZE];            /* curl's detail */
-	unsigned attempt;                          /* attempts made */
-	int64_t retry_at_ms;                       /* monotonic time of the next try */
-	enum req_state state;                      /* see enum */
-	int result;                                /* 0 or -errno, when DONE */
-	struct s3_error err;                       /* when result < 0 */
-	struct s3_req *next_wait;                  /* in the client's retry list */
-	void *owner;                               /* upload or download that started it */
-	unsigned slot;                             /* owner's slot index */
+	struct s3_client *c;            /* owner */
+	CURL *easy;                     /* the handle, kept across retries */
+	struct curl_slist *headers;     /* built per attempt */
+	const char *op;                 /* name in errors: "PUT", "UploadPart" */
+	const char *method;             /* HTTP method */
+	char *key;                      /* object key or NULL (bucket-level) */
+	char *qnames[S3_QUERY_MAX];     /* decoded query names */
+	char *qvalues[S3_QUERY_MAX];    /* decoded query values */
+	size_t nq;                      /* query pairs */
+	const char *body;               /* request body (caller's memory) */
+	size_t body_len;                /* its length */
+	size_t body_pos;                /* bytes sent this attempt */
+	bool has_body;                  /* PUT/POST with a body (maybe empty) */
+	char content_md5[32];           /* base64 MD5 or "" */
+	const char *if_match;           /* If-Match ETag (caller's memory) or NULL */
+	bool head;                      /* HEAD request */
+	uint64_t range_start;           /* first byte of a ranged GET */
+	uint64_t range_len;             /* 0: no Range */
+	char *buf;                      /* 2xx body */
+	size_t len;                     /* bytes in buf */
+	size_t len_at_start;            /* len when this attempt started */
+	size_t cap;                     /* allocated */
+	size_t max;                     /* limit of a 2xx body */
+	bool buf_fixed;                 /* buf belongs to the caller, cap fixed */
+	bool overflow;                  /* body passed max */
+	char *ebuf;                     /* error body */
+	size_t elen;                    /* bytes in ebuf */
+	long status;                    /* HTTP status of this attempt */
+	char etag[S3_ETAG_MAX];         /* ETag header */
+	char request_id[96];            /* x-amz-request-id */
+	uint64_t content_length;        /* Content-Length header */
+	bool have_length;               /* … was present */
+	char curl_err[CURL_ERROR_SIZE]; /* curl's detail */
+	unsigned attempt;               /* attempts made */
+	int64_t retry_at_ms;            /* monotonic time of the next try */
+	enum req_state state;           /* see enum */
+	int result;                     /* 0 or -errno, when DONE */
+	struct s3_error err;            /* when result < 0 */
+	struct s3_req *next_wait;       /* in the client's retry list */
+	void *owner;                    /* upload or download that started it */
+	unsigned slot;                  /* owner's slot index */
 };
 
 struct s3_client {
-	char *scheme;         /* "http" or "https" */
-	char *hostport;       /* endpoint host[:port] as given */
-	char *host_header;    /* Host we send (bucket. prefixed when virtual-hosted) */
-	char *url_base;       /* scheme://host_header */
-	char *region;         /* signing region */
-	char *bucket;         /* bucket */
-	char *access_key;     /* wiped on free */
-	char *secret_key;     /* wiped on free */
-	char *session_token;  /* wiped on free, NULL when none */
-	bool virtual_hosted;  /* addressing */
-	char *ca_file;        /* CA bundle or NULL */
-	size_t part_size;     /* bytes per part/range */
-	unsigned parallel;    /* requests in flight per transfer */
-	unsigned max_attempts; /* tries per request */
+	char *scheme;             /* "http" or "https" */
+	char *hostport;           /* endpoint host[:port] as given */
+	char *host_header;        /* Host we send (bucket. prefixed when virtual-hosted) */
+	char *url_base;           /* scheme://host_header */
+	char *region;             /* signing region */
+	char *bucket;             /* bucket */
+	char *access_key;         /* wiped on free */
+	char *secret_key;         /* wiped on free */
+	char *session_token;      /* wiped on free, NULL when none */
+	bool virtual_hosted;      /* addressing */
+	char *ca_file;            /* CA bundle or NULL */
+	size_t part_size;         /* bytes per part/range */
+	unsigned parallel;        /* requests in flight per transfer */
+	unsigned max_attempts;    /* tries per request */
 	long connect_timeout_s;   /* curl CONNECTTIMEOUT */
 	long low_speed_timeout_s; /* curl LOW_SPEED_TIME */
 	unsigned list_max_keys;   /* ListObjectsV2 max-keys */
-	bool tls;             /* https */
-	CURLM *multi;         /* carries every request; holds the connection cache */
-	struct s3_req *waiting; /* requests waiting for a retry */
+	bool tls;                 /* https */
+	CURLM *multi;             /* carries every request; holds the connection cache */
+	struct s3_req *waiting;   /* requests waiting for a retry */
 };
 
 /* ---- errors ---- */
@@ -130,18 +130,20 @@ const char *s3_error_format(const struct s3_error *e, char *buf, size_t n)
 		return buf;
 	}
 	if (e->http_status == 0)
-		snprintf(buf, n, "s3 %s %s: %s%s%s", e->op[0] ? e->op : "request", e->key[0] ? e->key : "(bucket)",
-			 e->code[0] ? e->code : "error", e->message[0] ? ": " : "", e->message);
+		snprintf(buf, n, "s3 %s %s: %s%s%s", e->op[0] ? e->op : "request",
+		         e->key[0] ? e->key : "(bucket)", e->code[0] ? e->code : "error",
+		         e->message[0] ? ": " : "", e->message);
 	else
 		snprintf(buf, n, "s3 %s %s: %ld %s%s%s%s%s%s", e->op[0] ? e->op : "request",
-			 e->key[0] ? e->key : "(bucket)", e->http_status, e->code[0] ? e->code : "(no code)",
-			 e->message[0] ? ": " : "", e->message, e->request_id[0] ? " (request id " : "",
-			 e->request_id, e->request_id[0] ? ")" : "");
+		         e->key[0] ? e->key : "(bucket)", e->http_status,
+		         e->code[0] ? e->code : "(no code)", e->message[0] ? ": " : "", e->message,
+		         e->request_id[0] ? " (request id " : "", e->request_id,
+		         e->request_id[0] ? ")" : "");
 	return buf;
 }
 
 static void err_set(struct s3_error *err, const struct s3_req *q, long status, const char *code,
-		    const char *message)
+                    const char *message)
 {
 	if (!err)
 		return;
@@ -216,7 +218,8 @@ static bool bucket_is_valid(const char *b)
 	if (n < 3 || n > 63)
 		return false;
 	for (size_t i = 0; i < n; i++)
-		if (!((b[i] >= 'a' && b[i] <= 'z') || (b[i] >= '0' && b[i] <= '9') || b[i] == '.' || b[i] == '-'))
+		if (!((b[i] >= 'a' && b[i] <= 'z') || (b[i] >= '0' && b[i] <= '9') || b[i] == '.' ||
+		      b[i] == '-'))
 			return false;
 	return b[0] != '.' && b[0] != '-' && b[n - 1] != '.' && b[n - 1] != '-';
 }
@@ -246,7 +249,8 @@ int s3_client_new(const struct s3_config *cfg, struct s3_client **ret)
 	    (cfg->session_token && !text_is_clean(cfg->session_token, 4096)) ||
 	    (cfg->region && !text_is_clean(cfg->region, 64)))
 		return -EINVAL;
-	if (cfg->part_size != 0 && (cfg->part_size < S3_PART_SIZE_MIN || cfg->part_size > S3_PART_SIZE_MAX))
+	if (cfg->part_size != 0 &&
+	    (cfg->part_size < S3_PART_SIZE_MIN || cfg->part_size > S3_PART_SIZE_MAX))
 		return -EINVAL;
 	if (cfg->parallel > S3_PARALLEL_MAX || cfg->max_attempts > 100 || cfg->list_max_keys > 1000)
 		return -EINVAL;
@@ -286,8 +290,9 @@ int s3_client_new(const struct s3_config *cfg, struct s3_client **ret)
 	c->connect_timeout_s = cfg->connect_timeout_s ? (long)cfg->connect_timeout_s : 10;
 	c->low_speed_timeout_s = cfg->low_speed_timeout_s ? (long)cfg->low_speed_timeout_s : 30;
 	c->list_max_keys = cfg->list_max_keys ? cfg->list_max_keys : 1000;
-	if (!c->scheme || !c->hostport || !c->region || !c->bucket || !c->access_key || !c->secret_key ||
-	    (cfg->session_token && !c->session_token) || (cfg->ca_file && !c->ca_file))
+	if (!c->scheme || !c->hostport || !c->region || !c->bucket || !c->access_key ||
+	    !c->secret_key || (cfg->session_token && !c->session_token) ||
+	    (cfg->ca_file && !c->ca_file))
 		goto oom;
 	if (c->virtual_hosted) {
 		if (asprintf(&c->host_header, "%s.%s", c->bucket, c->hostport) < 0) {
@@ -351,7 +356,8 @@ static void req_free(struct s3_req *q)
 	free(q);
 }
 
-static struct s3_req *req_new(struct s3_client *c, const char *op, const char *method, const char *key)
+static struct s3_req *req_new(struct s3_client *c, const char *op, const char *method,
+                              const char *key)
 {
 	struct s3_req *q = calloc(1, sizeof(*q));
 
@@ -422,12 +428,13 @@ static size_t on_header(char *data, size_t size, size_t nmemb, void *ud)
 	vlen = (size_t)(data + n - v);
 	while (vlen > 0 && (v[vlen - 1] == '\r' || v[vlen - 1] == '\n' || v[vlen - 1] == ' '))
 		vlen--;
-#define HDR_IS(name) ((size_t)(colon - data) == strlen(name) && strncasecmp(data, name, strlen(name)) == 0)
+#define HDR_IS(name)                                                                               \
+	((size_t)(colon - data) == strlen(name) && strncasecmp(data, name, strlen(name)) == 0)
 	if (HDR_IS("etag"))
 		snprintf(q->etag, sizeof(q->etag), "%.*s", (int)MIN(vlen, sizeof(q->etag) - 1), v);
 	else if (HDR_IS("x-amz-request-id"))
-		snprintf(q->request_id, sizeof(q->request_id), "%.*s", (int)MIN(vlen, sizeof(q->request_id) - 1),
-			 v);
+		snprintf(q->request_id, sizeof(q->request_id), "%.*s",
+		         (int)MIN(vlen, sizeof(q->request_id) - 1), v);
 	else if (HDR_IS("content-length")) {
 		char tmp[32];
 		int64_t l;
@@ -533,11 +540,13 @@ static int add_header(struct curl_slist **l, const char *name, const char *value
 static int req_prepare(struct s3_req *q)
 {
 	struct s3_client *c = q->c;
-	char path[S3_URL_MAX], enc[S3_URL_MAX], url[S3_URL_MAX], query[S3_URL_MAX], payload[65], range[64];
+	char path[S3_URL_MAX], enc[S3_URL_MAX], url[S3_URL_MAX], query[S3_URL_MAX], payload[65],
+	        range[64];
 	struct sigv4_pair qp[S3_QUERY_MAX], hp[4];
-	struct sigv4_credentials cred = { c->access_key, c->secret_key, c->session_token, c->region, "s3" };
-	struct sigv4_request sr = { 0 };
-	struct sigv4_signature sig = { 0 };
+	struct sigv4_credentials cred = {c->access_key, c->secret_key, c->session_token, c->region,
+	                                 "s3"};
+	struct sigv4_request sr = {0};
+	struct sigv4_signature sig = {0};
 	size_t nh = 0, qlen = 0;
 	int r;
 
@@ -558,12 +567,14 @@ static int req_prepare(struct s3_req *q)
 	for (size_t i = 0; i < q->nq; i++) {
 		char en[1024], ev[4096];
 		int a = sigv4_uri_encode(q->qnames[i], strlen(q->qnames[i]), false, en, sizeof(en));
-		int b = a < 0 ? a : sigv4_uri_encode(q->qvalues[i], strlen(q->qvalues[i]), false, ev, sizeof(ev));
+		int b = a < 0 ? a
+		              : sigv4_uri_encode(q->qvalues[i], strlen(q->qvalues[i]), false, ev,
+		                                 sizeof(ev));
 
 		if (b < 0)
 			return b;
 		r = snprintf(query + qlen, sizeof(query) - qlen, "%s%s%s%s", i ? "&" : "?", en,
-			     q->qvalues[i][0] ? "=" : "", q->qvalues[i][0] ? ev : "");
+		             q->qvalues[i][0] ? "=" : "", q->qvalues[i][0] ? ev : "");
 		if (r < 0 || (size_t)r >= sizeof(query) - qlen)
 			return -E2BIG;
 		qlen += (size_t)r;
@@ -589,7 +600,7 @@ static int req_prepare(struct s3_req *q)
 		uint64_t start = q->range_start + q->len;
 
 		snprintf(range, sizeof(range), "bytes=%" PRIu64 "-%" PRIu64, start,
-			 q->range_start + q->range_len - 1);
+		         q->range_start + q->range_len - 1);
 		hp[nh].name = "Range";
 		hp[nh++].value = range;
 	}
@@ -741,14 +752,15 @@ static void req_finished(struct s3_req *q, CURLcode cc)
 	curl_easy_getinfo(q->easy, CURLINFO_RESPONSE_CODE, &q->status);
 	if (cc == CURLE_OK && q->status >= 200 && q->status < 300) {
 		bool range_ok = q->range_len == 0 || q->status == 206 ||
-				(q->status == 200 && q->range_start == 0 && q->len == q->range_len);
+		                (q->status == 200 && q->range_start == 0 && q->len == q->range_len);
 
 		if (range_ok && (q->range_len == 0 || q->len == q->range_len)) {
 			q->result = 0;
 			q->state = REQ_DONE;
 			return;
 		}
-		err_set(&q->err, q, q->status, "BadRange", "the server did not answer the requested range");
+		err_set(&q->err, q, q->status, "BadRange",
+		        "the server did not answer the requested range");
 		q->result = -EBADMSG;
 		q->state = REQ_DONE;
 		return;
@@ -762,16 +774,17 @@ static void req_finished(struct s3_req *q, CURLcode cc)
 	if (cc != CURLE_OK) {
 		char msg[600];
 
-		snprintf(msg, sizeof(msg), "%s%s%s", curl_easy_strerror(cc), q->curl_err[0] ? ": " : "", q->curl_err);
+		snprintf(msg, sizeof(msg), "%s%s%s", curl_easy_strerror(cc),
+		         q->curl_err[0] ? ": " : "", q->curl_err);
 		err_set(&q->err, q, 0, "Transport", msg);
 		snprintf(q->err.request_id, sizeof(q->err.request_id), "%s", q->request_id);
 		transient = curl_code_is_transient(cc);
 		q->result = cc == CURLE_OPERATION_TIMEDOUT ? -ETIMEDOUT
-			    : cc == CURLE_COULDNT_CONNECT  ? -ECONNREFUSED
-			    : transient			   ? -ECONNRESET
-							   : -EIO;
+		            : cc == CURLE_COULDNT_CONNECT  ? -ECONNREFUSED
+		            : transient                    ? -ECONNRESET
+		                                           : -EIO;
 	} else {
-		struct s3xml_error x = { 0 };
+		struct s3xml_error x = {0};
 
 		err_set(&q->err, q, q->status, NULL, NULL);
 		if (q->ebuf && s3xml_parse_error(q->ebuf, q->elen, &x) == 0) {
@@ -783,9 +796,12 @@ static void req_finished(struct s3_req *q, CURLcode cc)
 			snprintf(q->err.request_id, sizeof(q->err.request_id), "%s", q->request_id);
 		if (!q->err.code[0])
 			snprintf(q->err.code, sizeof(q->err.code), "%s",
-				 q->status == 404 ? "NotFound" : q->status == 403 ? "Forbidden" : "HTTPError");
+			         q->status == 404   ? "NotFound"
+			         : q->status == 403 ? "Forbidden"
+			                            : "HTTPError");
 		/* 501 NotImplemented will not get better. */
-		transient = (q->status >= 500 && q->status != 501) || q->status == 408 || q->status == 429;
+		transient = (q->status >= 500 && q->status != 501) || q->status == 408 ||
+		            q->status == 429;
 		q->result = status_to_errno(q->status);
 	}
 	/* A range that made progress before failing has not used up a try:
@@ -793,7 +809,8 @@ static void req_finished(struct s3_req *q, CURLcode cc)
 	if (transient && q->range_len > 0 && q->len > q->len_at_start)
 		q->attempt = 1;
 	if (transient && q->attempt < c->max_attempts) {
-		q->retry_at_ms = now_mono_ms() + backoff_ms(S3_BACKOFF_BASE_MS, S3_BACKOFF_MAX_MS, q->attempt - 1);
+		q->retry_at_ms = now_mono_ms() +
+		                 backoff_ms(S3_BACKOFF_BASE_MS, S3_BACKOFF_MAX_MS, q->attempt - 1);
 		q->state = REQ_WAITING;
 		q->next_wait = c->waiting;
 		c->waiting = q;
@@ -884,7 +901,8 @@ int s3_put(struct s3_client *c, const char *key, const void *data, size_t len, s
 	return r;
 }
 
-int s3_get(struct s3_client *c, const char *key, size_t max, void **ret, size_t *ret_len, struct s3_error *err)
+int s3_get(struct s3_client *c, const char *key, size_t max, void **ret, size_t *ret_len,
+           struct s3_error *err)
 {
 	struct s3_req *q;
 	int r;
@@ -939,17 +957,28 @@ static int xml_append(char **doc, size_t *len, size_t *cap, const char *s, bool 
 {
 	for (; *s; s++) {
 		const char *e = NULL;
-		char one[2] = { *s, '\0' };
+		char one[2] = {*s, '\0'};
 		size_t n;
 
 		if (escape) {
 			switch (*s) {
-			case '&': e = "&amp;"; break;
-			case '<': e = "&lt;"; break;
-			case '>': e = "&gt;"; break;
-			case '"': e = "&quot;"; break;
-			case '\'': e = "&apos;"; break;
-			default: break;
+			case '&':
+				e = "&amp;";
+				break;
+			case '<':
+				e = "&lt;";
+				break;
+			case '>':
+				e = "&gt;";
+				break;
+			case '"':
+				e = "&quot;";
+				break;
+			case '\'':
+				e = "&apos;";
+				break;
+			default:
+				break;
 			}
 		}
 		if (!e)
@@ -997,8 +1026,10 @@ int s3_delete(struct s3_client *c, const char *const *keys, size_t n, struct s3_
 		struct s3_req *q;
 		int r;
 
-		r = xml_append(&doc, &len, &cap, "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Delete><Quiet>true</Quiet>",
-			       false);
+		r = xml_append(
+		        &doc, &len, &cap,
+		        "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Delete><Quiet>true</Quiet>",
+		        false);
 		for (size_t i = start; i < end && r >= 0; i++) {
 			r = xml_append(&doc, &len, &cap, "<Object><Key>", false);
 			if (r >= 0)
@@ -1024,7 +1055,8 @@ int s3_delete(struct s3_client *c, const char *const *keys, size_t n, struct s3_
 		if (r >= 0) {
 			r = s3xml_parse_delete(q->buf, q->len, &d);
 			if (r < 0) {
-				err_set(err, q, q->status, "BadResponse", "DeleteObjects answer is not a DeleteResult");
+				err_set(err, q, q->status, "BadResponse",
+				        "DeleteObjects answer is not a DeleteResult");
 			} else if (d.n_errors > 0) {
 				err_set(err, q, q->status, d.first.code, d.first.message);
 				if (err)
@@ -1039,8 +1071,8 @@ int s3_delete(struct s3_client *c, const char *const *keys, size_t n, struct s3_
 	return 0;
 }
 
-int s3_list(struct s3_client *c, const char *prefix, int (*cb)(void *ud, const struct s3_object *o), void *ud,
-	    struct s3_error *err)
+int s3_list(struct s3_client *c, const char *prefix, int (*cb)(void *ud, const struct s3_object *o),
+            void *ud, struct s3_error *err)
 {
 	_cleanup_free_ char *token = NULL;
 	char maxkeys[16];
@@ -1049,7 +1081,7 @@ int s3_list(struct s3_client *c, const char *prefix, int (*cb)(void *ud, const s
 		return -EINVAL;
 	snprintf(maxkeys, sizeof(maxkeys), "%u", c->list_max_keys);
 	for (;;) {
-		struct s3xml_list l = { 0 };
+		struct s3xml_list l = {0};
 		struct s3_req *q = req_new(c, "ListObjectsV2", "GET", NULL);
 		int r;
 
@@ -1067,7 +1099,8 @@ int s3_list(struct s3_client *c, const char *prefix, int (*cb)(void *ud, const s
 		if (r >= 0) {
 			r = s3xml_parse_list(q->buf, q->len, &l);
 			if (r < 0)
-				err_set(err, q, q->status, "BadResponse", "listing is not a ListBucketResult");
+				err_set(err, q, q->status, "BadResponse",
+				        "listing is not a ListBucketResult");
 		}
 		req_free(q);
 		if (r < 0)
@@ -1087,23 +1120,26 @@ int s3_list(struct s3_client *c, const char *prefix, int (*cb)(void *ud, const s
 /* ---- multipart upload ---- */
 
 struct s3_upload {
-	struct s3_client *c;      /* client */
-	char *key;                /* object key */
-	char *upload_id;          /* NULL until CreateMultipartUpload */
-	char **bufs;              /* parallel + 1 part buffers, allocated on first use */
-	struct s3_req **inflight; /* request per buffer, NULL when the buffer is free */
-	unsigned nbufs;           /* parallel + 1 */
-	unsigned cur;             /* buffer being filled */
-	size_t cur_len;           /* bytes in it */
-	unsigned parts;           /* parts started */
+	struct s3_client *c;        /* client */
+	char *key;                  /* object key */
+	char *upload_id;            /* NULL until CreateMultipartUpload */
+	char **bufs;                /* parallel + 1 part buffers, allocated on first use */
+	struct s3_req **inflight;   /* request per buffer, NULL when the buffer is free */
+	unsigned nbufs;             /* parallel + 1 */
+	unsigned cur;               /* buffer being filled */
+	size_t cur_len;             /* bytes in it */
+	unsigned parts;             /* parts started */
 	char (*etags)[S3_ETAG_MAX]; /* ETag per part, S3_PARTS_MAX */
-	uint64_t total;           /* bytes accepted */
-	int failed;               /* sticky error */
-	struct s3_error err;      /* its description */
-	bool finished;            /* completed: nothing to abort */
+	uint64_t total;             /* bytes accepted */
+	int failed;                 /* sticky error */
+	struct s3_error err;        /* its description */
+	bool finished;              /* completed: nothing to abort */
 };
 
-uint64_t s3_upload_size(const struct s3_upload *u) { return u ? u->total : 0; }
+uint64_t s3_upload_size(const struct s3_upload *u)
+{
+	return u ? u->total : 0;
+}
 
 int s3_upload_begin(struct s3_client *c, const char *key, struct s3_upload **ret)
 {
@@ -1151,7 +1187,8 @@ static int upload_collect(struct s3_upload *u)
 		if (q->result < 0) {
 			upload_fail(u, q->result, &q->err, NULL);
 		} else if (!q->etag[0]) {
-			err_set(&q->err, q, q->status, "BadResponse", "no ETag in the UploadPart answer");
+			err_set(&q->err, q, q->status, "BadResponse",
+			        "no ETag in the UploadPart answer");
 			upload_fail(u, -EBADMSG, &q->err, NULL);
 		} else {
 			snprintf(u->etags[q->slot], S3_ETAG_MAX, "%s", q->etag);
@@ -1176,7 +1213,8 @@ static int upload_create(struct s3_upload *u, struct s3_error *err)
 	if (r >= 0) {
 		r = s3xml_parse_initiate(q->buf, q->len, &u->upload_id);
 		if (r < 0)
-			err_set(err, q, q->status, "BadResponse", "answer is not an InitiateMultipartUploadResult");
+			err_set(err, q, q->status, "BadResponse",
+			        "answer is not an InitiateMultipartUploadResult");
 	}
 	req_free(q);
 	if (r >= 0) {
@@ -1195,7 +1233,8 @@ static int upload_start_part(struct s3_upload *u, struct s3_error *err)
 	int r;
 
 	if (u->parts >= S3_PARTS_MAX) {
-		err_set(&u->err, NULL, 0, "TooManyParts", "object needs more than 10000 parts: raise part_size");
+		err_set(&u->err, NULL, 0, "TooManyParts",
+		        "object needs more than 10000 parts: raise part_size");
 		snprintf(u->err.key, sizeof(u->err.key), "%s", u->key);
 		return upload_fail(u, -EFBIG, &u->err, err);
 	}
@@ -1360,15 +1399,17 @@ int s3_upload_finish(struct s3_upload *u, struct s3_error *err)
 	if (r >= 0)
 		r = req_run(q, err);
 	if (r >= 0) {
-		struct s3xml_error x = { 0 };
+		struct s3xml_error x = {0};
 
 		r = s3xml_parse_complete(q->buf, q->len, &x);
 		if (r == -EREMOTEIO) {
 			err_set(err, q, q->status, x.code, x.message);
 			if (err)
-				snprintf(err->request_id, sizeof(err->request_id), "%s", x.request_id);
+				snprintf(err->request_id, sizeof(err->request_id), "%s",
+				         x.request_id);
 		} else if (r < 0) {
-			err_set(err, q, q->status, "BadResponse", "answer is not a CompleteMultipartUploadResult");
+			err_set(err, q, q->status, "BadResponse",
+			        "answer is not a CompleteMultipartUploadResult");
 		}
 	}
 	req_free(q);
@@ -1404,8 +1445,8 @@ void s3_upload_free(struct s3_upload *u)
 
 /* ---- streaming download ---- */
 
-int s3_download(struct s3_client *c, const char *key, int (*sink)(void *ud, const void *buf, size_t len), void *ud,
-		struct s3_error *err)
+int s3_download(struct s3_client *c, const char *key,
+                int (*sink)(void *ud, const void *buf, size_t len), void *ud, struct s3_error *err)
 {
 	uint64_t size, nranges, next_start = 0, next_deliver = 0;
 	struct s3_req **slots = NULL;
@@ -1427,7 +1468,8 @@ int s3_download(struct s3_client *c, const char *key, int (*sink)(void *ud, cons
 		h->head = true;
 		r = req_run(h, err);
 		if (r >= 0 && !h->have_length) {
-			err_set(err, h, h->status, "BadResponse", "no Content-Length in the answer");
+			err_set(err, h, h->status, "BadResponse",
+			        "no Content-Length in the answer");
 			r = -EBADMSG;
 		}
 		size = h->content_length;
@@ -1514,7 +1556,8 @@ out:
 
 /* ---- stale uploads ---- */
 
-int s3_abort_stale_uploads(struct s3_client *c, const char *prefix, int64_t older_than_s, struct s3_error *err)
+int s3_abort_stale_uploads(struct s3_client *c, const char *prefix, int64_t older_than_s,
+                           struct s3_error *err)
 {
 	_cleanup_free_ char *key_marker = NULL, *id_marker = NULL;
 	int64_t cutoff = now_s() - older_than_s;
@@ -1523,7 +1566,7 @@ int s3_abort_stale_uploads(struct s3_client *c, const char *prefix, int64_t olde
 	if (!c || older_than_s < 0)
 		return -EINVAL;
 	for (;;) {
-		struct s3xml_uploads u = { 0 };
+		struct s3xml_uploads u = {0};
 		struct s3_req *q = req_new(c, "ListMultipartUploads", "GET", NULL);
 		int r;
 
@@ -1542,7 +1585,7 @@ int s3_abort_stale_uploads(struct s3_client *c, const char *prefix, int64_t olde
 			r = s3xml_parse_uploads(q->buf, q->len, &u);
 			if (r < 0)
 				err_set(err, q, q->status, "BadResponse",
-					"answer is not a ListMultipartUploadsResult");
+				        "answer is not a ListMultipartUploadsResult");
 		}
 		req_free(q);
 		if (r < 0)

@@ -52,18 +52,18 @@ struct s3_config {
 	unsigned max_attempts;     /* tries per request; 0: 5 */
 	unsigned connect_timeout_s;   /* 0: 10 s */
 	unsigned low_speed_timeout_s; /* abort a transfer under 1 B/s for this long; 0: 30 s */
-	unsigned list_max_keys;    /* ListObjectsV2 page size; 0: 1000 */
+	unsigned list_max_keys;       /* ListObjectsV2 page size; 0: 1000 */
 };
 
 /* Why an operation failed.  op/key say which request; http_status is 0 for
  * a transport failure (code "Transport", message from curl). */
 struct s3_error {
-	char op[32];          /* "PUT", "GET", "UploadPart", … */
-	long http_status;     /* HTTP status or 0 */
-	char code[64];        /* S3 error code, "Transport", or "" */
-	char message[256];    /* S3's or curl's message */
-	char request_id[96];  /* x-amz-request-id or <RequestId> */
-	char key[256];        /* object key (truncated) or "" for bucket-level */
+	char op[32];         /* "PUT", "GET", "UploadPart", … */
+	long http_status;    /* HTTP status or 0 */
+	char code[64];       /* S3 error code, "Transport", or "" */
+	char message[256];   /* S3's or curl's message */
+	char request_id[96]; /* x-amz-request-id or <RequestId> */
+	char key[256];       /* object key (truncated) or "" for bucket-level */
 };
 
 /* Longest text s3_error_format() writes. */
@@ -85,11 +85,13 @@ int s3_client_new(const struct s3_config *cfg, struct s3_client **ret);
 void s3_client_free(struct s3_client *c);
 
 /* PUT of a whole object from memory (one request). */
-int s3_put(struct s3_client *c, const char *key, const void *data, size_t len, struct s3_error *err);
+int s3_put(struct s3_client *c, const char *key, const void *data, size_t len,
+           struct s3_error *err);
 
 /* GET of a whole object into memory, at most max bytes (-E2BIG beyond).
  * *ret is NUL-terminated (one byte past *ret_len), free() it. */
-int s3_get(struct s3_client *c, const char *key, size_t max, void **ret, size_t *ret_len, struct s3_error *err);
+int s3_get(struct s3_client *c, const char *key, size_t max, void **ret, size_t *ret_len,
+           struct s3_error *err);
 
 /* HEAD: object size.  -ENOENT when absent. */
 int s3_head(struct s3_client *c, const char *key, uint64_t *ret_size, struct s3_error *err);
@@ -103,8 +105,8 @@ int s3_delete(struct s3_client *c, const char *const *keys, size_t n, struct s3_
  * calling cb for each object in key order; cb returning < 0 stops the
  * listing and that value is returned.  The object passed to cb lives until
  * cb returns. */
-int s3_list(struct s3_client *c, const char *prefix, int (*cb)(void *ud, const struct s3_object *o), void *ud,
-	    struct s3_error *err);
+int s3_list(struct s3_client *c, const char *prefix, int (*cb)(void *ud, const struct s3_object *o),
+            void *ud, struct s3_error *err);
 
 /* Starts a streaming upload of key.  Nothing is sent before the first
  * part is full (or s3_upload_finish()). */
@@ -133,9 +135,10 @@ uint64_t s3_upload_size(const struct s3_upload *u);
  * where it stopped.  Each range is asked If-Match the HEAD's ETag, so an
  * object replaced meanwhile fails with -ESTALE rather than mixing versions.
  * sink returning < 0 aborts and that value is returned. */
-int s3_download(struct s3_client *c, const char *key, int (*sink)(void *ud, const void *buf, size_t len), void *ud,
-		struct s3_error *err);
+int s3_download(struct s3_client *c, const char *key,
+                int (*sink)(void *ud, const void *buf, size_t len), void *ud, struct s3_error *err);
 
 /* Aborts the multipart uploads under prefix started more than older_than_s
  * seconds ago.  Returns how many were aborted, or -errno. */
-int s3_abort_stale_uploads(struct s3_client *c, const char *prefix, int64_t older_than_s, struct s3_error *err);
+int s3_abort_stale_uploads(struct s3_client *c, const char *prefix, int64_t older_than_s,
+                           struct s3_error *err);

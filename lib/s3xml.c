@@ -21,16 +21,17 @@
 #define NAME_MAX_LEN 64
 
 struct walk {
-	XML_Parser parser;             /* the expat parser */
+	XML_Parser parser;                         /* the expat parser */
 	char names[S3XML_DEPTH_MAX][NAME_MAX_LEN]; /* element stack */
-	unsigned depth;                /* elements open */
-	char text[S3XML_TEXT_MAX + 1]; /* text of the innermost element */
-	size_t text_len;               /* bytes in text */
-	int err;                       /* first error, stops the parse */
-	char root[NAME_MAX_LEN];       /* name of the document element */
+	unsigned depth;                            /* elements open */
+	char text[S3XML_TEXT_MAX + 1];             /* text of the innermost element */
+	size_t text_len;                           /* bytes in text */
+	int err;                                   /* first error, stops the parse */
+	char root[NAME_MAX_LEN];                   /* name of the document element */
 	/* Callbacks of the document type; depth counts from 1 (the root). */
 	int (*on_start)(struct walk *w, unsigned depth, const char *name, const char *parent);
-	int (*on_end)(struct walk *w, unsigned depth, const char *name, const char *parent, const char *text);
+	int (*on_end)(struct walk *w, unsigned depth, const char *name, const char *parent,
+	              const char *text);
 	void *ud; /* the document type's state */
 };
 
@@ -60,7 +61,8 @@ static void XMLCALL on_start(void *ud, const XML_Char *name, const XML_Char **at
 	w->text_len = 0;
 	w->text[0] = '\0';
 	if (w->on_start) {
-		r = w->on_start(w, w->depth, w->names[w->depth - 1], w->depth > 1 ? w->names[w->depth - 2] : "");
+		r = w->on_start(w, w->depth, w->names[w->depth - 1],
+		                w->depth > 1 ? w->names[w->depth - 2] : "");
 		if (r < 0)
 			walk_fail(w, r);
 	}
@@ -75,8 +77,8 @@ static void XMLCALL on_end(void *ud, const XML_Char *name)
 	if (w->err || w->depth == 0)
 		return;
 	if (w->on_end) {
-		r = w->on_end(w, w->depth, w->names[w->depth - 1], w->depth > 1 ? w->names[w->depth - 2] : "",
-			      w->text);
+		r = w->on_end(w, w->depth, w->names[w->depth - 1],
+		              w->depth > 1 ? w->names[w->depth - 2] : "", w->text);
 		if (r < 0)
 			walk_fail(w, r);
 	}
@@ -100,8 +102,8 @@ static void XMLCALL on_text(void *ud, const XML_Char *s, int len)
 	w->text[w->text_len] = '\0';
 }
 
-static void XMLCALL on_doctype(void *ud, const XML_Char *name, const XML_Char *sysid, const XML_Char *pubid,
-			       int has_internal_subset)
+static void XMLCALL on_doctype(void *ud, const XML_Char *name, const XML_Char *sysid,
+                               const XML_Char *pubid, int has_internal_subset)
 {
 	(void)name;
 	(void)sysid;
@@ -110,9 +112,9 @@ static void XMLCALL on_doctype(void *ud, const XML_Char *name, const XML_Char *s
 	walk_fail(ud, -EPERM);
 }
 
-static void XMLCALL on_entity(void *ud, const XML_Char *name, int is_param, const XML_Char *value, int value_len,
-			      const XML_Char *base, const XML_Char *sysid, const XML_Char *pubid,
-			      const XML_Char *notation)
+static void XMLCALL on_entity(void *ud, const XML_Char *name, int is_param, const XML_Char *value,
+                              int value_len, const XML_Char *base, const XML_Char *sysid,
+                              const XML_Char *pubid, const XML_Char *notation)
 {
 	(void)name;
 	(void)is_param;
@@ -170,7 +172,7 @@ static int dup_text(char **dst, const char *text)
 
 int s3xml_parse_time(const char *s, int64_t *ret)
 {
-	struct tm tm = { 0 };
+	struct tm tm = {0};
 	const char *e;
 	time_t t;
 
@@ -218,7 +220,8 @@ static void error_field(struct s3xml_error *e, const char *name, const char *tex
 		snprintf(e->key, sizeof(e->key), "%s", text);
 }
 
-static int error_end(struct walk *w, unsigned depth, const char *name, const char *parent, const char *text)
+static int error_end(struct walk *w, unsigned depth, const char *name, const char *parent,
+                     const char *text)
 {
 	(void)parent;
 	if (depth == 2 && strcmp(w->root, "Error") == 0)
@@ -228,8 +231,8 @@ static int error_end(struct walk *w, unsigned depth, const char *name, const cha
 
 int s3xml_parse_error(const char *xml, size_t len, struct s3xml_error *ret)
 {
-	struct s3xml_error e = { 0 };
-	struct walk w = { .on_end = error_end, .ud = &e };
+	struct s3xml_error e = {0};
+	struct walk w = {.on_end = error_end, .ud = &e};
 	int r = walk_run(&w, xml, len, "Error");
 
 	if (r < 0)
@@ -240,7 +243,8 @@ int s3xml_parse_error(const char *xml, size_t len, struct s3xml_error *ret)
 
 /* ---- <InitiateMultipartUploadResult> ---- */
 
-static int initiate_end(struct walk *w, unsigned depth, const char *name, const char *parent, const char *text)
+static int initiate_end(struct walk *w, unsigned depth, const char *name, const char *parent,
+                        const char *text)
 {
 	(void)parent;
 	if (depth == 2 && strcmp(name, "UploadId") == 0)
@@ -251,7 +255,7 @@ static int initiate_end(struct walk *w, unsigned depth, const char *name, const 
 int s3xml_parse_initiate(const char *xml, size_t len, char **ret_upload_id)
 {
 	char *id = NULL;
-	struct walk w = { .on_end = initiate_end, .ud = &id };
+	struct walk w = {.on_end = initiate_end, .ud = &id};
 	int r = walk_run(&w, xml, len, "InitiateMultipartUploadResult");
 
 	if (r >= 0 && (!id || id[0] == '\0'))
@@ -268,8 +272,8 @@ int s3xml_parse_initiate(const char *xml, size_t len, char **ret_upload_id)
 
 int s3xml_parse_complete(const char *xml, size_t len, struct s3xml_error *ret_err)
 {
-	struct s3xml_error e = { 0 };
-	struct walk w = { .on_end = error_end, .ud = &e };
+	struct s3xml_error e = {0};
+	struct walk w = {.on_end = error_end, .ud = &e};
 	int r = walk_run(&w, xml, len, NULL);
 
 	if (r < 0)
@@ -303,7 +307,8 @@ static int list_start(struct walk *w, unsigned depth, const char *name, const ch
 	return 0;
 }
 
-static int list_end(struct walk *w, unsigned depth, const char *name, const char *parent, const char *text)
+static int list_end(struct walk *w, unsigned depth, const char *name, const char *parent,
+                    const char *text)
 {
 	struct s3xml_list *l = w->ud;
 
@@ -346,8 +351,8 @@ void s3xml_list_done(struct s3xml_list *l)
 
 int s3xml_parse_list(const char *xml, size_t len, struct s3xml_list *ret)
 {
-	struct s3xml_list l = { 0 };
-	struct walk w = { .on_start = list_start, .on_end = list_end, .ud = &l };
+	struct s3xml_list l = {0};
+	struct walk w = {.on_start = list_start, .on_end = list_end, .ud = &l};
 	int r = walk_run(&w, xml, len, "ListBucketResult");
 
 	/* A truncated page must say where to go on, or the caller would loop. */
@@ -381,7 +386,8 @@ static int uploads_start(struct walk *w, unsigned depth, const char *name, const
 	return 0;
 }
 
-static int uploads_end(struct walk *w, unsigned depth, const char *name, const char *parent, const char *text)
+static int uploads_end(struct walk *w, unsigned depth, const char *name, const char *parent,
+                       const char *text)
 {
 	struct s3xml_uploads *u = w->ud;
 
@@ -392,8 +398,8 @@ static int uploads_end(struct walk *w, unsigned depth, const char *name, const c
 			return dup_text(&u->next_key_marker, text);
 		else if (strcmp(name, "NextUploadIdMarker") == 0)
 			return dup_text(&u->next_upload_id_marker, text);
-		else if (strcmp(name, "Upload") == 0 &&
-			 (!u->uploads[u->n_uploads - 1].key || !u->uploads[u->n_uploads - 1].upload_id))
+		else if (strcmp(name, "Upload") == 0 && (!u->uploads[u->n_uploads - 1].key ||
+		                                         !u->uploads[u->n_uploads - 1].upload_id))
 			return -EBADMSG;
 		return 0;
 	}
@@ -426,8 +432,8 @@ void s3xml_uploads_done(struct s3xml_uploads *u)
 
 int s3xml_parse_uploads(const char *xml, size_t len, struct s3xml_uploads *ret)
 {
-	struct s3xml_uploads u = { 0 };
-	struct walk w = { .on_start = uploads_start, .on_end = uploads_end, .ud = &u };
+	struct s3xml_uploads u = {0};
+	struct walk w = {.on_start = uploads_start, .on_end = uploads_end, .ud = &u};
 	int r = walk_run(&w, xml, len, "ListMultipartUploadsResult");
 
 	if (r >= 0 && u.truncated && (!u.next_key_marker || !u.next_key_marker[0]))
@@ -442,7 +448,8 @@ int s3xml_parse_uploads(const char *xml, size_t len, struct s3xml_uploads *ret)
 
 /* ---- <DeleteResult> ---- */
 
-static int delete_end(struct walk *w, unsigned depth, const char *name, const char *parent, const char *text)
+static int delete_end(struct walk *w, unsigned depth, const char *name, const char *parent,
+                      const char *text)
 {
 	struct s3xml_delete *d = w->ud;
 
@@ -460,8 +467,8 @@ static int delete_end(struct walk *w, unsigned depth, const char *name, const ch
 
 int s3xml_parse_delete(const char *xml, size_t len, struct s3xml_delete *ret)
 {
-	struct s3xml_delete d = { 0 };
-	struct walk w = { .on_end = delete_end, .ud = &d };
+	struct s3xml_delete d = {0};
+	struct walk w = {.on_end = delete_end, .ud = &d};
 	int r = walk_run(&w, xml, len, "DeleteResult");
 
 	if (r < 0)

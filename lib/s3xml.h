@@ -26,10 +26,10 @@
 
 /* An S3 error document (<Error>), truncated to these sizes. */
 struct s3xml_error {
-	char code[64];        /* <Code>, e.g. "NoSuchKey" */
-	char message[256];    /* <Message> */
-	char request_id[96];  /* <RequestId> */
-	char key[256];        /* <Key>, when given */
+	char code[64];       /* <Code>, e.g. "NoSuchKey" */
+	char message[256];   /* <Message> */
+	char request_id[96]; /* <RequestId> */
+	char key[256];       /* <Key>, when given */
 };
 
 /* One object of a listing (ListObjectsV2 <Contents>). */
@@ -66,9 +66,9 @@ struct s3xml_uploads {
 
 /* A DeleteObjects result: how many keys failed, and the first failure. */
 struct s3xml_delete {
-	size_t n_deleted;          /* <Deleted> entries */
-	size_t n_errors;           /* <Error> entries */
-	struct s3xml_error first;  /* the first <Error>, when n_errors > 0 */
+	size_t n_deleted;         /* <Deleted> entries */
+	size_t n_errors;          /* <Error> entries */
+	struct s3xml_error first; /* the first <Error>, when n_errors > 0 */
 };
 
 /* Each parser: 0 on success; -EBADMSG when the body is not well-formed XML

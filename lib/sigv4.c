@@ -60,9 +60,15 @@ static void sb_append(struct sb *b, const char *s, size_t n)
 	b->buf[b->len] = '\0';
 }
 
-static void sb_puts(struct sb *b, const char *s) { sb_append(b, s, strlen(s)); }
+static void sb_puts(struct sb *b, const char *s)
+{
+	sb_append(b, s, strlen(s));
+}
 
-static void sb_putc(struct sb *b, char c) { sb_append(b, &c, 1); }
+static void sb_putc(struct sb *b, char c)
+{
+	sb_append(b, &c, 1);
+}
 
 static void sb_encode(struct sb *b, const char *s, size_t len, bool keep_slash)
 {
@@ -72,8 +78,8 @@ static void sb_encode(struct sb *b, const char *s, size_t len, bool keep_slash)
 		unsigned char c = (unsigned char)s[i];
 		char e[3];
 
-		if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
-		    c == '.' || c == '_' || c == '~' || (keep_slash && c == '/')) {
+		if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+		    c == '-' || c == '.' || c == '_' || c == '~' || (keep_slash && c == '/')) {
 			sb_putc(b, (char)c);
 			continue;
 		}
@@ -86,7 +92,7 @@ static void sb_encode(struct sb *b, const char *s, size_t len, bool keep_slash)
 
 int sigv4_uri_encode(const char *s, size_t len, bool keep_slash, char *out, size_t outsz)
 {
-	struct sb b = { 0 };
+	struct sb b = {0};
 	int r;
 
 	sb_encode(&b, s, len, keep_slash);
@@ -177,7 +183,7 @@ static int query_cmp(const void *a, const void *b)
 
 static char *encode_dup(const char *s, bool keep_slash)
 {
-	struct sb b = { 0 };
+	struct sb b = {0};
 
 	sb_encode(&b, s ? s : "", s ? strlen(s) : 0, keep_slash);
 	if (!b.err && !b.buf)
@@ -256,29 +262,31 @@ static int hmac(const void *key, size_t keylen, const void *data, size_t len, un
 }
 
 int sigv4_sign(const struct sigv4_request *req, const struct sigv4_credentials *cred, time_t now,
-	       unsigned flags, struct sigv4_signature *ret)
+               unsigned flags, struct sigv4_signature *ret)
 {
 	struct enc_pair q[SIGV4_ITEMS_MAX], h[SIGV4_ITEMS_MAX + 3];
 	size_t nq = 0, nh = 0;
-	struct sb cr = { 0 }, sts = { 0 }, auth = { 0 }, signed_names = { 0 };
-	struct sigv4_signature sig = { 0 };
+	struct sb cr = {0}, sts = {0}, auth = {0}, signed_names = {0};
+	struct sigv4_signature sig = {0};
 	char scope[256], date[9], hash_hex[65], sig_hex[65];
 	unsigned char k[32], sigbin[32];
 	struct tm tm;
 	bool have_host = false;
 	int r;
 
-	if (!req || !cred || !ret || !req->method || !req->path || req->path[0] != '/' || !req->payload_hash ||
-	    !cred->access_key || !cred->secret_key || !cred->region || !cred->service)
+	if (!req || !cred || !ret || !req->method || !req->path || req->path[0] != '/' ||
+	    !req->payload_hash || !cred->access_key || !cred->secret_key || !cred->region ||
+	    !cred->service)
 		return -EINVAL;
 	if (req->n_query > SIGV4_ITEMS_MAX || req->n_headers > SIGV4_ITEMS_MAX)
 		return -E2BIG;
-	if (!gmtime_r(&now, &tm) || strftime(sig.amz_date, sizeof(sig.amz_date), "%Y%m%dT%H%M%SZ", &tm) != 16)
+	if (!gmtime_r(&now, &tm) ||
+	    strftime(sig.amz_date, sizeof(sig.amz_date), "%Y%m%dT%H%M%SZ", &tm) != 16)
 		return -EINVAL;
 	memcpy(date, sig.amz_date, 8);
 	date[8] = '\0';
-	if (snprintf(scope, sizeof(scope), "%s/%s/%s/aws4_request", date, cred->region, cred->service) >=
-	    (int)sizeof(scope))
+	if (snprintf(scope, sizeof(scope), "%s/%s/%s/aws4_request", date, cred->region,
+	             cred->service) >= (int)sizeof(scope))
 		return -EINVAL;
 
 	r = -ENOMEM;

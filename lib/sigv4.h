@@ -44,7 +44,7 @@ struct sigv4_request {
 	size_t n_query;                   /* number of query pairs */
 	const struct sigv4_pair *headers; /* headers to sign; must include Host */
 	size_t n_headers;                 /* number of headers */
-	const char *payload_hash;         /* lowercase hex SHA-256 of the body, or UNSIGNED-PAYLOAD */
+	const char *payload_hash; /* lowercase hex SHA-256 of the body, or UNSIGNED-PAYLOAD */
 };
 
 struct sigv4_credentials {
@@ -70,7 +70,7 @@ struct sigv4_signature {
  * Returns 0 and fills *ret, or -EINVAL (missing field, bad path, no Host),
  * -E2BIG (canonical request over SIGV4_CANONICAL_MAX), -ENOMEM, -EIO. */
 int sigv4_sign(const struct sigv4_request *req, const struct sigv4_credentials *cred, time_t now,
-	       unsigned flags, struct sigv4_signature *ret);
+               unsigned flags, struct sigv4_signature *ret);
 
 /* Frees the strings of a signature (NULL fields fine) and zeroes it. */
 void sigv4_signature_done(struct sigv4_signature *s);

@@ -41,20 +41,25 @@ static void usage(FILE *f)
 	      "  rm KEY...               delete (DeleteObjects)\n"
 	      "  upload KEY              stream stdin as a multipart upload\n"
 	      "  download KEY            stream to stdout with parallel ranged GETs\n"
-	      "  abort-stale [PREFIX] [SECONDS]  abort multipart uploads older than SECONDS (default 86400)\n"
+	      "  abort-stale [PREFIX] [SECONDS]  abort multipart uploads older than SECONDS "
+	      "(default 86400)\n"
 	      "options:\n"
-	      "  --endpoint URL          https://host:port (or http:// for tests); env S3_ENDPOINT\n"
+	      "  --endpoint URL          https://host:port (or http:// for tests); env "
+	      "S3_ENDPOINT\n"
 	      "  --bucket NAME           env S3_BUCKET\n"
 	      "  --region NAME           env S3_REGION, default us-east-1\n"
 	      "  --virtual-hosted        bucket.host/key addressing (default: path-style)\n"
 	      "  --ca-file PEM           CA bundle for TLS; env S3_CA_FILE\n"
-	      "  --credentials-file F    ACCESS_KEY=, SECRET_KEY=, SESSION_TOKEN= lines; mode 0600\n"
-	      "                          (else env AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN)\n"
+	      "  --credentials-file F    ACCESS_KEY=, SECRET_KEY=, SESSION_TOKEN= lines; mode "
+	      "0600\n"
+	      "                          (else env AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, "
+	      "AWS_SESSION_TOKEN)\n"
 	      "  --part-size MIB         part and range size (default 8, min 5)\n"
 	      "  --parallel N            parts or ranges in flight (default 4)\n"
 	      "  --max-attempts N        tries per request (default 5)\n"
 	      "  --page-size N           ListObjectsV2 max-keys (default 1000)\n"
-	      "  --stats                 print bytes, seconds, MB/s and peak RSS (VmHWM) to stderr\n",
+	      "  --stats                 print bytes, seconds, MB/s and peak RSS (VmHWM) to "
+	      "stderr\n",
 	      f);
 }
 
@@ -73,7 +78,8 @@ static int read_credentials(const char *path, char **ak, char **sk, char **tok)
 	if (fstat(fd, &st) < 0)
 		return -errno;
 	if (!S_ISREG(st.st_mode) || (st.st_mode & 0077) != 0) {
-		fprintf(stderr, "s3-tool: %s: must be a regular file of mode 0600 or stricter\n", path);
+		fprintf(stderr, "s3-tool: %s: must be a regular file of mode 0600 or stricter\n",
+		        path);
 		return -EPERM;
 	}
 	r = read_file_full(path, TOOL_CRED_FILE_MAX, &data, &len);
@@ -176,25 +182,25 @@ static int parse_uint(const char *s, int64_t max, unsigned *ret)
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "endpoint", required_argument, NULL, 'e' },
-		{ "bucket", required_argument, NULL, 'b' },
-		{ "region", required_argument, NULL, 'r' },
-		{ "virtual-hosted", no_argument, NULL, 'V' },
-		{ "ca-file", required_argument, NULL, 'C' },
-		{ "credentials-file", required_argument, NULL, 'c' },
-		{ "part-size", required_argument, NULL, 'p' },
-		{ "parallel", required_argument, NULL, 'j' },
-		{ "max-attempts", required_argument, NULL, 'a' },
-		{ "page-size", required_argument, NULL, 'P' },
-		{ "stats", no_argument, NULL, 's' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
+	        {"endpoint", required_argument, NULL, 'e'},
+	        {"bucket", required_argument, NULL, 'b'},
+	        {"region", required_argument, NULL, 'r'},
+	        {"virtual-hosted", no_argument, NULL, 'V'},
+	        {"ca-file", required_argument, NULL, 'C'},
+	        {"credentials-file", required_argument, NULL, 'c'},
+	        {"part-size", required_argument, NULL, 'p'},
+	        {"parallel", required_argument, NULL, 'j'},
+	        {"max-attempts", required_argument, NULL, 'a'},
+	        {"page-size", required_argument, NULL, 'P'},
+	        {"stats", no_argument, NULL, 's'},
+	        {"help", no_argument, NULL, 'h'},
+	        {NULL, 0, NULL, 0},
 	};
-	struct s3_config cfg = { 0 };
+	struct s3_config cfg = {0};
 	_cleanup_secret_ char *ak = NULL, *sk = NULL, *tok = NULL;
 	const char *cred_file = NULL, *cmd;
 	struct s3_client *c = NULL;
-	struct s3_error err = { 0 };
+	struct s3_error err = {0};
 	char errtext[S3_ERROR_TEXT_MAX];
 	bool stats = false;
 	uint64_t bytes = 0;
@@ -208,13 +214,27 @@ int main(int argc, char **argv)
 	cfg.ca_file = getenv("S3_CA_FILE");
 	while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (opt) {
-		case 'e': cfg.endpoint = optarg; break;
-		case 'b': cfg.bucket = optarg; break;
-		case 'r': cfg.region = optarg; break;
-		case 'V': cfg.virtual_hosted = true; break;
-		case 'C': cfg.ca_file = optarg; break;
-		case 'c': cred_file = optarg; break;
-		case 's': stats = true; break;
+		case 'e':
+			cfg.endpoint = optarg;
+			break;
+		case 'b':
+			cfg.bucket = optarg;
+			break;
+		case 'r':
+			cfg.region = optarg;
+			break;
+		case 'V':
+			cfg.virtual_hosted = true;
+			break;
+		case 'C':
+			cfg.ca_file = optarg;
+			break;
+		case 'c':
+			cred_file = optarg;
+			break;
+		case 's':
+			stats = true;
+			break;
 		case 'p':
 			if (parse_uint(optarg, 512, &v) < 0) {
 				fprintf(stderr, "s3-tool: bad --part-size\n");
@@ -240,8 +260,12 @@ int main(int argc, char **argv)
 				return 2;
 			}
 			break;
-		case 'h': usage(stdout); return 0;
-		default: usage(stderr); return 2;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
 		}
 	}
 	if (optind >= argc) {
@@ -267,7 +291,8 @@ int main(int argc, char **argv)
 			tok = strdup(e);
 	}
 	if (!ak || !sk || !cfg.endpoint || !cfg.bucket) {
-		fprintf(stderr, "s3-tool: need an endpoint, a bucket, an access key and a secret key\n");
+		fprintf(stderr,
+		        "s3-tool: need an endpoint, a bucket, an access key and a secret key\n");
 		return 2;
 	}
 	cfg.access_key = ak;
@@ -279,7 +304,8 @@ int main(int argc, char **argv)
 	}
 	r = s3_client_new(&cfg, &c);
 	if (r < 0) {
-		fprintf(stderr, "s3-tool: bad configuration (endpoint, bucket, sizes): %s\n", strerror(-r));
+		fprintf(stderr, "s3-tool: bad configuration (endpoint, bucket, sizes): %s\n",
+		        strerror(-r));
 		return 2;
 	}
 
@@ -316,7 +342,8 @@ int main(int argc, char **argv)
 	} else if (strcmp(cmd, "ls") == 0 && argc - optind <= 1) {
 		r = s3_list(c, argc - optind == 1 ? argv[optind] : NULL, ls_cb, NULL, &err);
 	} else if (strcmp(cmd, "rm") == 0 && argc - optind >= 1) {
-		r = s3_delete(c, (const char *const *)(argv + optind), (size_t)(argc - optind), &err);
+		r = s3_delete(c, (const char *const *)(argv + optind), (size_t)(argc - optind),
+		              &err);
 	} else if (strcmp(cmd, "upload") == 0 && argc - optind == 1) {
 		struct s3_upload *u = NULL;
 		_cleanup_free_ char *chunk = malloc(TOOL_CHUNK);
@@ -341,7 +368,7 @@ int main(int argc, char **argv)
 		bytes = s3_upload_size(u);
 		s3_upload_free(u);
 	} else if (strcmp(cmd, "download") == 0 && argc - optind == 1) {
-		struct dl_state s = { STDOUT_FILENO, 0 };
+		struct dl_state s = {STDOUT_FILENO, 0};
 
 		r = s3_download(c, argv[optind], dl_sink, &s, &err);
 		bytes = s.bytes;
@@ -353,7 +380,8 @@ int main(int argc, char **argv)
 			r = -EINVAL;
 			goto out;
 		}
-		r = s3_abort_stale_uploads(c, argc - optind >= 1 ? argv[optind] : NULL, older, &err);
+		r = s3_abort_stale_uploads(c, argc - optind >= 1 ? argv[optind] : NULL, older,
+		                           &err);
 		if (r >= 0)
 			printf("aborted %d\n", r);
 	} else {
@@ -370,8 +398,8 @@ int main(int argc, char **argv)
 	if (stats) {
 		double s = (double)(now_mono_ms() - t0) / 1000.0;
 
-		fprintf(stderr, "stats: bytes=%" PRIu64 " seconds=%.3f MBps=%.1f VmHWM_kB=%ld\n", bytes, s,
-			s > 0 ? (double)bytes / 1e6 / s : 0.0, vm_hwm_kb());
+		fprintf(stderr, "stats: bytes=%" PRIu64 " seconds=%.3f MBps=%.1f VmHWM_kB=%ld\n",
+		        bytes, s, s > 0 ? (double)bytes / 1e6 / s : 0.0, vm_hwm_kb());
 	}
 out:
 	s3_client_free(c);

@@ -18,7 +18,7 @@
 
 static struct s3_config good(void)
 {
-	struct s3_config c = { 0 };
+	struct s3_config c = {0};
 
 	c.endpoint = "https://s3.eu-west-1.amazonaws.com";
 	c.region = "eu-west-1";
@@ -115,7 +115,7 @@ static void test_refusals(void **state)
 
 static void test_error_format(void **state)
 {
-	struct s3_error e = { 0 };
+	struct s3_error e = {0};
 	char buf[S3_ERROR_TEXT_MAX];
 
 	(void)state;
@@ -123,17 +123,19 @@ static void test_error_format(void **state)
 	snprintf(e.key, sizeof(e.key), "backups/x");
 	e.http_status = 403;
 	snprintf(e.code, sizeof(e.code), "SignatureDoesNotMatch");
-	snprintf(e.message, sizeof(e.message), "The request signature we calculated does not match");
+	snprintf(e.message, sizeof(e.message),
+	         "The request signature we calculated does not match");
 	snprintf(e.request_id, sizeof(e.request_id), "4442587FB7D0A2F9");
 	assert_string_equal(s3_error_format(&e, buf, sizeof(buf)),
-			    "s3 PUT backups/x: 403 SignatureDoesNotMatch: The request signature we calculated does "
-			    "not match (request id 4442587FB7D0A2F9)");
+	                    "s3 PUT backups/x: 403 SignatureDoesNotMatch: The request signature we "
+	                    "calculated does "
+	                    "not match (request id 4442587FB7D0A2F9)");
 	memset(&e, 0, sizeof(e));
 	snprintf(e.op, sizeof(e.op), "ListObjectsV2");
 	snprintf(e.code, sizeof(e.code), "Transport");
 	snprintf(e.message, sizeof(e.message), "Couldn't connect to server");
 	assert_string_equal(s3_error_format(&e, buf, sizeof(buf)),
-			    "s3 ListObjectsV2 (bucket): Transport: Couldn't connect to server");
+	                    "s3 ListObjectsV2 (bucket): Transport: Couldn't connect to server");
 	/* Truncation keeps a NUL. */
 	assert_int_equal(strlen(s3_error_format(&e, buf, 10)), 9);
 }
@@ -141,9 +143,9 @@ static void test_error_format(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_config),
-		cmocka_unit_test(test_refusals),
-		cmocka_unit_test(test_error_format),
+	        cmocka_unit_test(test_config),
+	        cmocka_unit_test(test_refusals),
+	        cmocka_unit_test(test_error_format),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

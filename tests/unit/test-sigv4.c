@@ -78,13 +78,13 @@ static void run_case(const char *name, const char *dir)
 	_cleanup_json_ json_t *ctx = NULL;
 	struct sigv4_pair q[MAX_ITEMS], h[MAX_ITEMS];
 	size_t nq = 0, nh = 0;
-	struct sigv4_credentials cred = { 0 };
-	struct sigv4_request r = { 0 };
-	struct sigv4_signature sig = { 0 };
+	struct sigv4_credentials cred = {0};
+	struct sigv4_request r = {0};
+	struct sigv4_signature sig = {0};
 	char *line, *next, *body = NULL, *path, *qs, *sp;
-	char payload[65], *hv[MAX_ITEMS] = { 0 };
+	char payload[65], *hv[MAX_ITEMS] = {0};
 	unsigned flags = 0;
-	struct tm tm = { 0 };
+	struct tm tm = {0};
 	const char *ts;
 	int rc;
 
@@ -94,12 +94,13 @@ static void run_case(const char *name, const char *dir)
 	ctx = json_loads(ctx_text, 0, NULL);
 	assert_non_null(ctx);
 
-	cred.access_key = json_string_value(json_object_get(json_object_get(ctx, "credentials"), "access_key_id"));
-	cred.secret_key =
-		json_string_value(json_object_get(json_object_get(ctx, "credentials"), "secret_access_key"));
+	cred.access_key = json_string_value(
+	        json_object_get(json_object_get(ctx, "credentials"), "access_key_id"));
+	cred.secret_key = json_string_value(
+	        json_object_get(json_object_get(ctx, "credentials"), "secret_access_key"));
 	if (!json_is_true(json_object_get(ctx, "omit_session_token")))
-		cred.session_token =
-			json_string_value(json_object_get(json_object_get(ctx, "credentials"), "token"));
+		cred.session_token = json_string_value(
+		        json_object_get(json_object_get(ctx, "credentials"), "token"));
 	cred.region = json_string_value(json_object_get(ctx, "region"));
 	cred.service = json_string_value(json_object_get(ctx, "service"));
 	if (json_is_true(json_object_get(ctx, "normalize")))
@@ -197,9 +198,10 @@ static void run_case(const char *name, const char *dir)
 		fail_msg("%s: sigv4_sign: %d", name, rc);
 	if (want_cr && strcmp(want_cr, sig.canonical_request) != 0)
 		fail_msg("%s: canonical request\n--- want\n%s\n--- got\n%s", name, want_cr,
-			 sig.canonical_request);
+		         sig.canonical_request);
 	if (want_sts && strcmp(want_sts, sig.string_to_sign) != 0)
-		fail_msg("%s: string to sign\n--- want\n%s\n--- got\n%s", name, want_sts, sig.string_to_sign);
+		fail_msg("%s: string to sign\n--- want\n%s\n--- got\n%s", name, want_sts,
+		         sig.string_to_sign);
 	{
 		const char *s = strstr(sig.authorization, ",Signature=");
 		char want[65];
@@ -257,9 +259,9 @@ static void test_uri_encode(void **state)
 
 static void test_refusals(void **state)
 {
-	struct sigv4_credentials cred = { "AK", "SK", NULL, "us-east-1", "s3" };
-	struct sigv4_pair hdr = { "X-Other", "1" };
-	struct sigv4_request r = { "GET", "/b/k", NULL, 0, &hdr, 1, SIGV4_EMPTY_SHA256 };
+	struct sigv4_credentials cred = {"AK", "SK", NULL, "us-east-1", "s3"};
+	struct sigv4_pair hdr = {"X-Other", "1"};
+	struct sigv4_request r = {"GET", "/b/k", NULL, 0, &hdr, 1, SIGV4_EMPTY_SHA256};
 	struct sigv4_signature sig;
 
 	(void)state;
@@ -278,16 +280,17 @@ static void test_refusals(void **state)
 	r.path = "/b/./x//y";
 	assert_int_equal(sigv4_sign(&r, &cred, 0, SIGV4_CONTENT_SHA256, &sig), 0);
 	assert_non_null(strstr(sig.canonical_request, "\n/b/./x//y\n"));
-	assert_non_null(strstr(sig.canonical_request, "x-amz-content-sha256:" SIGV4_EMPTY_SHA256 "\n"));
+	assert_non_null(
+	        strstr(sig.canonical_request, "x-amz-content-sha256:" SIGV4_EMPTY_SHA256 "\n"));
 	sigv4_signature_done(&sig);
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_vectors),
-		cmocka_unit_test(test_uri_encode),
-		cmocka_unit_test(test_refusals),
+	        cmocka_unit_test(test_vectors),
+	        cmocka_unit_test(test_uri_encode),
+	        cmocka_unit_test(test_refusals),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
