@@ -108,6 +108,7 @@ struct s3_client {
 	char *session_token;      /* wiped on free, NULL when none */
 	bool virtual_hosted;      /* addressing */
 	char *ca_file;            /* CA bundle or NULL */
+	char *ca_pem;             /* CA bundle in memory (PEM) or NULL */
 	size_t part_size;         /* bytes per part/range */
 	unsigned parallel;        /* requests in flight per transfer */
 	unsigned max_attempts;    /* tries per request */
@@ -207,6 +208,7 @@ void s3_client_free(struct s3_client *c)
 	free_secret(&c->secret_key);
 	free_secret(&c->session_token);
 	free(c->ca_file);
+	free(c->ca_pem);
 	free(c);
 }
 
@@ -283,6 +285,7 @@ int s3_client_new(const struct s3_config *cfg, struct s3_client **ret)
 	c->secret_key = strdup(cfg->secret_key);
 	c->session_token = cfg->session_token ? strdup(cfg->session_token) : NULL;
 	c->ca_file = cfg->ca_file ? strdup(cfg->ca_file) : NULL;
+	c->ca_pem = cfg->ca_pem ? strdup(cfg->ca_pem) : NULL;
 	c->virtual_hosted = cfg->virtual_hosted;
 	c->part_size = cfg->part_size ? cfg->part_size : S3_PART_SIZE_DEFAULT;
 	c->parallel = cfg->parallel ? cfg->parallel : S3_PARALLEL_DEFAULT;
@@ -292,7 +295,7 @@ int s3_client_new(const struct s3_config *cfg, struct s3_client **ret)
 	c->list_max_keys = cfg->list_max_keys ? cfg->list_max_keys : 1000;
 	if (!c->scheme || !c->hostport || !c->region || !c->bucket || !c->access_key ||
 	    !c->secret_key || (cfg->session_token && !c->session_token) ||
-	    (cfg->ca_file && !c->ca_file))
+	    (cfg->ca_file && !c->ca_file) || (cfg->ca_pem && !c->ca_pem))
 		goto oom;
 	if (c->virtual_hosted) {
 		if (asprintf(&c->host_header, "%s.%s", c->bucket, c->hostport) < 0) {
@@ -670,6 +673,11 @@ static int req_prepare(struct s3_req *q)
 	curl_easy_setopt(q->easy, CURLOPT_SSL_VERIFYHOST, 2L);
 	if (c->ca_file)
 		curl_easy_setopt(q->easy, CURLOPT_CAINFO, c->ca_file);
+	if (c->ca_pem) {
+		struct curl_blob blob = {c->ca_pem, strlen(c->ca_pem), CURL_BLOB_NOCOPY};
+
+		curl_easy_setopt(q->easy, CURLOPT_CAINFO_BLOB, &blob);
+	}
 	if (q->head) {
 		curl_easy_setopt(q->easy, CURLOPT_NOBODY, 1L);
 	} else if (strcmp(q->method, "PUT") == 0) {

@@ -32,8 +32,9 @@
 #define S3_PARALLEL_DEFAULT 4U
 #define S3_PARALLEL_MAX 64U
 #define S3_ATTEMPTS_DEFAULT 5U
-#define S3_PARTS_MAX 10000U /* S3's limit of parts per upload */
-#define S3_KEY_MAX 1024U    /* S3's limit of a key, bytes */
+#define S3_PARTS_MAX 10000U           /* S3's limit of parts per upload */
+#define S3_KEY_MAX 1024U              /* S3's limit of a key, bytes */
+#define S3_CA_PEM_MAX (1024U * 1024U) /* largest in-memory CA bundle */
 #define S3_DELETE_BATCH 1000U
 #define S3_BACKOFF_BASE_MS 200
 #define S3_BACKOFF_MAX_MS 10000
@@ -47,6 +48,7 @@ struct s3_config {
 	const char *session_token; /* STS session token or NULL */
 	bool virtual_hosted;       /* bucket.host/key instead of host/bucket/key */
 	const char *ca_file;       /* PEM CA bundle; NULL: the system store */
+	const char *ca_pem;        /* or the CA bundle itself (PEM text, job param ca_pem) */
 	size_t part_size;          /* multipart part and download range size; 0: 8 MiB; min 5 MiB */
 	unsigned parallel;         /* parts or ranges in flight; 0: 4 */
 	unsigned max_attempts;     /* tries per request; 0: 5 */

@@ -129,6 +129,8 @@ case $(cat "$T/faults.log") in
 *" 0 slowdowns"* | *" 0 cuts"*) h_fail "the proxy injected both kinds of faults" ;;
 *) h_ok "the proxy injected both kinds of faults" ;;
 esac
+# A session token is sent and signed (s3rver accepts any).
+h_eq "session token" hello "$(AWS_SESSION_TOKEN=FQoGZXIvYXdzEXAMPLEtoken "$S3TOOL" get aws/small)"
 # Retries run out: a closed port, 3 attempts, a clear transport error.
 t0=$(date +%s%N)
 out=$("$S3TOOL" --endpoint "http://127.0.0.1:$fport" --max-attempts 3 head retry/obj 2>&1)
@@ -153,6 +155,8 @@ if h_s3rver_start "$T/s3tls" "$T/srv.pem" "$T/srv.key"; then
 	h_check "TLS: multipart upload with --ca-file" sh -c "'$S3TOOL' --ca-file '$T/ca.pem' --part-size 5 upload tls/obj <'$T/mid'"
 	got=$("$S3TOOL" --ca-file "$T/ca.pem" --part-size 5 download tls/obj | sha256sum | cut -d' ' -f1)
 	h_eq "TLS: download SHA-256 equals" "$sum" "$got"
+	h_eq "TLS: CA bundle in memory (ca_pem)" $((11 * 1024 * 1024)) \
+		"$("$S3TOOL" --ca-file "$T/ca.pem" --ca-inline head tls/obj)"
 	out=$("$S3TOOL" head tls/obj 2>&1)
 	h_eq "TLS: without the CA the server is refused" 1 "$?"
 	h_log "TLS without CA: $out"

@@ -50,6 +50,7 @@ static void usage(FILE *f)
 	      "  --region NAME           env S3_REGION, default us-east-1\n"
 	      "  --virtual-hosted        bucket.host/key addressing (default: path-style)\n"
 	      "  --ca-file PEM           CA bundle for TLS; env S3_CA_FILE\n"
+	      "  --ca-inline             pass the --ca-file bundle in memory (ca_pem)\n"
 	      "  --credentials-file F    ACCESS_KEY=, SECRET_KEY=, SESSION_TOKEN= lines; mode "
 	      "0600\n"
 	      "                          (else env AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, "
@@ -202,7 +203,8 @@ int main(int argc, char **argv)
 	struct s3_client *c = NULL;
 	struct s3_error err = {0};
 	char errtext[S3_ERROR_TEXT_MAX];
-	bool stats = false;
+	bool stats = false, ca_inline = false;
+	_cleanup_free_ char *ca_pem = NULL;
 	uint64_t bytes = 0;
 	int64_t t0;
 	unsigned v;
@@ -294,6 +296,18 @@ int main(int argc, char **argv)
 		fprintf(stderr,
 		        "s3-tool: need an endpoint, a bucket, an access key and a secret key\n");
 		return 2;
+	}
+	if (ca_inline && cfg.ca_file) {
+		size_t len;
+
+		/* As the agent does with a job's ca_pem: the bundle in memory. */
+		r = read_file_full(cfg.ca_file, S3_CA_PEM_MAX, &ca_pem, &len);
+		if (r < 0) {
+			fprintf(stderr, "s3-tool: %s: %s\n", cfg.ca_file, strerror(-r));
+			return 1;
+		}
+		cfg.ca_pem = ca_pem;
+		cfg.ca_file = NULL;
 	}
 	cfg.access_key = ak;
 	cfg.secret_key = sk;

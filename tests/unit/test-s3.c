@@ -67,6 +67,12 @@ static void test_config(void **state)
 	c.endpoint = "https://user@host";
 	expect_config(&c, -EINVAL);
 	c = good();
+	c.ca_file = "/etc/ssl/certs/ca-certificates.crt";
+	c.ca_pem = "-----BEGIN CERTIFICATE-----";
+	expect_config(&c, -EINVAL);
+	c.ca_file = NULL;
+	expect_config(&c, 0);
+	c = good();
 	c.bucket = "Bad_Bucket";
 	expect_config(&c, -EINVAL);
 	c.bucket = "ab";
