@@ -251,6 +251,8 @@ int s3_client_new(const struct s3_config *cfg, struct s3_client **ret)
 	    (cfg->session_token && !text_is_clean(cfg->session_token, 4096)) ||
 	    (cfg->region && !text_is_clean(cfg->region, 64)))
 		return -EINVAL;
+	if ((cfg->ca_file && cfg->ca_pem) || (cfg->ca_pem && strlen(cfg->ca_pem) > S3_CA_PEM_MAX))
+		return -EINVAL;
 	if (cfg->part_size != 0 &&
 	    (cfg->part_size < S3_PART_SIZE_MIN || cfg->part_size > S3_PART_SIZE_MAX))
 		return -EINVAL;

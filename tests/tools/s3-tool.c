@@ -231,6 +231,9 @@ int main(int argc, char **argv)
 		case 'C':
 			cfg.ca_file = optarg;
 			break;
+		case 'I':
+			ca_inline = true;
+			break;
 		case 'c':
 			cred_file = optarg;
 			break;
