@@ -188,6 +188,7 @@ int main(int argc, char **argv)
 	        {"region", required_argument, NULL, 'r'},
 	        {"virtual-hosted", no_argument, NULL, 'V'},
 	        {"ca-file", required_argument, NULL, 'C'},
+	        {"ca-inline", no_argument, NULL, 'I'},
 	        {"credentials-file", required_argument, NULL, 'c'},
 	        {"part-size", required_argument, NULL, 'p'},
 	        {"parallel", required_argument, NULL, 'j'},
