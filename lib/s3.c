@@ -1603,7 +1603,9 @@ int s3_abort_stale_uploads(struct s3_client *c, const char *prefix, int64_t olde
 		for (size_t i = 0; i < u.n_uploads; i++) {
 			struct s3_req *a;
 
-			if (u.uploads[i].initiated > cutoff || !key_is_valid(u.uploads[i].key))
+			/* No Initiated date: only when asked to abort everything. */
+			if ((u.uploads[i].initiated == 0 && older_than_s > 0) ||
+			    u.uploads[i].initiated > cutoff || !key_is_valid(u.uploads[i].key))
 				continue;
 			a = req_new(c, "AbortMultipartUpload", "DELETE", u.uploads[i].key);
 			if (!a) {
