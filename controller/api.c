@@ -320,15 +320,22 @@ static json_t *node_to_json(const struct store_node *n, bool details)
 	return o;
 }
 
-/* Job params as the API shows them: a param the type table marks
- * `redact` (pg.init's SCRAM verifier) stays between controller and node. */
+static void job_param_redact(void *object, const char *member, void *userdata)
+{
+	(void)userdata;
+	json_object_set_new(object, member, json_string("(redacted)"));
+}
+
+/* Job params as the API shows them: the params the type table marks
+ * secret (pg.init's SCRAM verifier, S3 secrets, data keys) stay between
+ * controller and node. */
 static json_t *job_params_json(const struct store_job *j)
 {
 	const struct cairn_job_type_info *t = cairn_job_type_lookup(j->type);
 	json_t *p = api_stored_json(j->params);
 
-	if (t && t->redact && json_is_object(p) && json_object_get(p, t->redact))
-		json_object_set_new(p, t->redact, json_string("(redacted)"));
+	if (json_is_object(p))
+		cairn_job_type_foreach_secret(t, p, job_param_redact, NULL);
 	return p;
 }
 

@@ -453,8 +453,9 @@ int config_parse(const char *name, const char *data, size_t len, struct config *
 
 	v = ini_get(ini, "userdata", "agent_package");
 	if (v) {
-		/* Debian/RPM package name characters only: it lands in user-data. */
-		bool ok = *v && strlen(v) <= 128;
+		/* Debian/RPM package name characters only: it lands in user-data.
+		 * Empty: the machine image has the agent (no `packages`). */
+		bool ok = strlen(v) <= 128;
 		for (const char *p = v; ok && *p; p++)
 			ok = (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || strchr("+-.=_", *p);
 		if (!ok)

@@ -48,7 +48,8 @@ int userdata_render(const struct userdata_params *p, char **ret)
 	char *out = NULL;
 
 	if (!p || !ini_value_ok(p->api_url) || !ini_value_ok(p->gateway_url) || !pem_ok(p->ca_pem) ||
-	    !ini_value_ok(p->join_token) || !ini_value_ok(p->agent_package))
+	    !ini_value_ok(p->join_token) || !p->agent_package ||
+	    (*p->agent_package && !ini_value_ok(p->agent_package)))
 		return -EINVAL;
 
 	if (asprintf(&conf,
@@ -64,14 +65,18 @@ int userdata_render(const struct userdata_params *p, char **ret)
 	if (asprintf(&token_file, "%s\n", p->join_token) < 0)
 		return -ENOMEM;
 
-	doc = json_pack("{s:[s], s:[o, o, o], s:[[s, s, s, s]]}",
-			"packages", p->agent_package,
-			"write_files",
-			write_file("/etc/cairn/agent.conf", conf, "0644"),
-			write_file("/etc/cairn/ca.pem", p->ca_pem, "0644"),
-			write_file("/etc/cairn/join.token", token_file, "0600"),
-			"runcmd", "systemctl", "enable", "--now", "cairn-agent");
-	if (!doc)
+	/* An empty agent_package: the image has the agent already. */
+	doc = json_object();
+	if (!doc || (*p->agent_package &&
+		     json_object_set_new(doc, "packages", json_pack("[s]", p->agent_package)) < 0) ||
+	    json_object_set_new(doc, "write_files",
+				json_pack("[o, o, o]",
+					  write_file("/etc/cairn/agent.conf", conf, "0644"),
+					  write_file("/etc/cairn/ca.pem", p->ca_pem, "0644"),
+					  write_file("/etc/cairn/join.token", token_file, "0600"))) < 0 ||
+	    json_object_set_new(doc, "runcmd",
+				json_pack("[[s, s, s, s]]", "systemctl", "enable", "--now",
+					  "cairn-agent")) < 0)
 		return -ENOMEM;
 
 	/* Indented (": " after every key, as PyYAML wants), ASCII only. */

@@ -4,6 +4,8 @@
 #include <errno.h>
 #include <string.h>
 
+#include <jansson.h>
+
 #include "macro.h"
 #include "protocol.h"
 
@@ -52,13 +54,23 @@ static const struct cairn_job_type_info job_types[] = {
 	{ .name = "tls.issue", .idempotent = true, .default_timeout_s = 120 },
 	{ .name = "pkg.install", .idempotent = true, .default_timeout_s = 900 },
 	{ .name = "pg.init", .idempotent = true, .default_timeout_s = 600,
-	  .redact = "admin_verifier" /* SCRAM verifier: lets its holder pose as the server */ },
+	  /* SCRAM verifier: lets its holder pose as the server */
+	  .secrets = (const char *const[]){ "admin_verifier", NULL } },
 	{ .name = "pg.slots", .idempotent = true, .default_timeout_s = 60 },
 	{ .name = "pg.replica", .idempotent = true, .default_timeout_s = 3600 },
 	{ .name = "pg.config", .idempotent = true, .default_timeout_s = 120 },
 	{ .name = "pg.service", .idempotent = true, .default_timeout_s = 300 },
 	{ .name = "pg.destroy", .idempotent = true, .default_timeout_s = 300 },
 	{ .name = "exporter.install", .idempotent = true, .default_timeout_s = 300 },
+	{ .name = "backup.configure", .idempotent = true, .default_timeout_s = 120,
+	  .secrets = (const char *const[]){ "s3.secret_key", "s3.session_token", "data_key", NULL } },
+	{ .name = "backup.full", .idempotent = true, .default_timeout_s = 86400 },
+	{ .name = "backup.verify", .idempotent = true, .default_timeout_s = 86400 },
+	{ .name = "backup.drill", .idempotent = true, .default_timeout_s = 86400 },
+	{ .name = "backup.delete", .idempotent = true, .default_timeout_s = 3600 },
+	{ .name = "pg.restore", .idempotent = true, .default_timeout_s = 86400,
+	  .secrets = (const char *const[]){ "source.s3.secret_key", "source.s3.session_token",
+					    "source.data_key", "admin_verifier", NULL } },
 	{ .name = "debug.sleep", .idempotent = false, .debug = true, .default_timeout_s = 3600 },
 };
 
@@ -70,4 +82,31 @@ const struct cairn_job_type_info *cairn_job_type_lookup(const char *name)
 		if (streq(job_types[i].name, name))
 			return &job_types[i];
 	return NULL;
+}
+
+void cairn_job_type_foreach_secret(const struct cairn_job_type_info *t, void *params,
+				   void (*fn)(void *object, const char *member, void *userdata),
+				   void *userdata)
+{
+	if (!t || !t->secrets || !params)
+		return;
+	for (const char *const *p = t->secrets; *p; p++) {
+		json_t *o = params;
+		const char *s = *p, *dot;
+		char part[64];
+
+		while (o && (dot = strchr(s, '.'))) {
+			size_t n = (size_t)(dot - s);
+			if (n >= sizeof(part)) {
+				o = NULL;
+				break;
+			}
+			memcpy(part, s, n);
+			part[n] = 0;
+			o = json_object_get(o, part);
+			s = dot + 1;
+		}
+		if (json_is_object(o) && json_object_get(o, s))
+			fn(o, s, userdata);
+	}
 }

@@ -111,8 +111,19 @@ struct cairn_job_type_info {
 	bool idempotent;        /* safe to run again from the start */
 	bool debug;             /* only when the agent allows debug jobs */
 	int default_timeout_s;  /* run time after which the attempt is timed out */
-	const char *redact;     /* param the API never shows (sent to the node only), or NULL */
+	/* Secret params (docs/backups.md "Secret job parameters"): dotted
+	 * paths into params ("s3.secret_key"), NULL-terminated, or NULL.  The
+	 * API never shows them, the controller's store keeps them sealed, the
+	 * agent's journal never holds them. */
+	const char *const *secrets;
 };
+
+/* Calls fn(params_object_holding_it, member_name, userdata) for every
+ * secret param of the type present in `params` (a jansson json_t *,
+ * passed as void * to keep jansson out of this header). */
+void cairn_job_type_foreach_secret(const struct cairn_job_type_info *t, void *params,
+				   void (*fn)(void *object, const char *member, void *userdata),
+				   void *userdata);
 
 /* Returns the type's row, or NULL when unknown. */
 const struct cairn_job_type_info *cairn_job_type_lookup(const char *name);

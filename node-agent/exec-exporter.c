@@ -41,6 +41,12 @@
 #include "util.h"
 
 #define EXPORTER_CONNECT_TIMEOUT_MS 500
+
+/* The distribution's units for the same programs (systemd backend). */
+static const char *const exporter_distro_units[] = {
+        "prometheus-node-exporter.service",
+        "prometheus-postgres-exporter.service",
+};
 #define EXPORTER_PROBE_TIMEOUT_MS 3000
 
 int exec_exporter_install_validate(json_t *params, const struct exec_config *cfg, char *reason,
@@ -294,6 +300,18 @@ int exec_exporter_install_run(json_t *params, const struct exec_context *ctx, js
 		*ret_message = strdup(
 		        "db_dir holds characters a libpq connection string cannot carry unquoted");
 		return -EINVAL;
+	}
+
+	/* Debian's packages enable and start their own exporter units on
+	 * install, listening on every address with the ports we use and with
+	 * no TLS: the agent's instances replace them. */
+	for (size_t i = 0; i < ELEMENTSOF(exporter_distro_units); i++) {
+		r = services_disable_foreign(ctx->config->services, exporter_distro_units[i]);
+		if (r < 0) {
+			*ret_message = exporter_message("cannot disable %s (it holds the exporter port)",
+			                                exporter_distro_units[i]);
+			return r;
+		}
 	}
 
 	r = exporter_start(ctx, ctx->ds, EXPORTER_NODE_SERVICE, EXPORTER_NODE_BIN, address,

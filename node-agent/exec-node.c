@@ -19,6 +19,7 @@
 #include "exec-node.h"
 #include "fileio.h"
 #include "macro.h"
+#include "service.h"
 #include "util.h"
 
 int exec_node_facts_validate(json_t *params, const struct exec_config *cfg, char *reason, size_t reason_len)
@@ -271,6 +272,9 @@ void node_facts_add_dirs(json_t *facts, const struct exec_config *cfg)
 		json_object_set_new(facts, "tls_dir", json_string(cfg->tls_dir));
 	if (cfg->db_dir)
 		json_object_set_new(facts, "db_dir", json_string(cfg->db_dir));
+	if (cfg->services)
+		json_object_set_new(facts, "service_manager",
+				    json_string(services_backend(cfg->services)));
 }
 
 int node_facts_first_ipv4(json_t *facts, char ret[static NODE_FACTS_ADDRESS_MAX])

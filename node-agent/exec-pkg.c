@@ -26,6 +26,8 @@
 #define PKG_QUERY_TIMEOUT_MS (60 * 1000)
 #define PKG_INSTALL_TIMEOUT_MS (840 * 1000) /* under the job's 900 s */
 #define PKG_MESSAGE_TAIL 1500
+#define PKG_CREATECLUSTER_DIR "/etc/postgresql-common/createcluster.d"
+#define PKG_CREATECLUSTER_CONF PKG_CREATECLUSTER_DIR "/cairn.conf"
 
 static const char *const pkg_items[PKG_ITEMS_MAX] = { "server", "client", "node_exporter", "postgres_exporter" };
 
@@ -313,6 +315,23 @@ static char *pkg_server_version(const char *bin_dir)
 	return v;
 }
 
+/* Debian's postgresql package makes and starts a cluster "main" on port
+ * 5432 when first installed: it would hold the port of the datastore's
+ * instance.  postgresql-common reads createcluster.d before it decides. */
+static int pkg_no_main_cluster(void)
+{
+	int r;
+
+	r = mkdir_p(PKG_CREATECLUSTER_DIR, 0755);
+	if (r < 0)
+		return r;
+	return write_string_atomic(PKG_CREATECLUSTER_CONF,
+				   "# Written by cairn-agent (pkg.install): PostgreSQL instances are made\n"
+				   "# by the agent's pg.init, never by the package.\n"
+				   "create_main_cluster = off\n",
+				   0644);
+}
+
 int exec_pkg_install_run(json_t *params, const struct exec_context *ctx, json_t **ret_output, char **ret_message)
 {
 	const char *version = json_string_value(json_object_get(params, "version"));
@@ -366,6 +385,12 @@ int exec_pkg_install_run(json_t *params, const struct exec_context *ctx, json_t 
 			static const char *const env[] = { "DEBIAN_FRONTEND=noninteractive", NULL };
 			const char *update[] = { "/usr/bin/apt-get", "-q", "-o", "DPkg::Lock::Timeout=300", "update", NULL };
 
+			r = pkg_no_main_cluster();
+			if (r < 0) {
+				*ret_message = pkg_message("cannot write %s: %s", PKG_CREATECLUSTER_CONF,
+							   strerror(-r));
+				goto finish;
+			}
 			r = pkg_run(update, env, ctx, ret_message);
 			if (r < 0)
 				goto finish;

@@ -735,6 +735,7 @@ int service_unit_render(const struct service_spec *spec, char **ret_text)
 }
 
 #define SD_DEST "org.freedesktop.systemd1"
+#define SD_PRIVATE_SOCKET "/run/systemd/private"
 #define SD_PATH "/org/freedesktop/systemd1"
 #define SD_MANAGER "org.freedesktop.systemd1.Manager"
 #define SD_JOB_WAIT_MS (120 * 1000) /* a unit job (start, stop…) must leave the queue within this \
@@ -752,9 +753,23 @@ static int service_bus(struct services *s, sd_bus **ret)
 	int r;
 
 	if (!s->bus) {
-		r = sd_bus_open_system(&s->bus);
-		if (r < 0)
-			return r;
+		/* As root, systemd's private socket, as systemctl does: it needs no
+		 * bus daemon (a minimal image may have none) and is there as soon
+		 * as PID 1 is.  Otherwise, or when it is refused, the system bus. */
+		if (geteuid() == 0 && access(SD_PRIVATE_SOCKET, F_OK) == 0) {
+			r = sd_bus_new(&s->bus);
+			if (r >= 0)
+				r = sd_bus_set_address(s->bus, "unix:path=" SD_PRIVATE_SOCKET);
+			if (r >= 0)
+				r = sd_bus_start(s->bus);
+			if (r < 0)
+				s->bus = sd_bus_flush_close_unref(s->bus);
+		}
+		if (!s->bus) {
+			r = sd_bus_open_system(&s->bus);
+			if (r < 0)
+				return r;
+		}
 	}
 	*ret = s->bus;
 	return 0;
@@ -1275,4 +1290,60 @@ void services_supervise(struct services *s, int64_t now_ms)
 		}
 	}
 	pthread_mutex_unlock(&s->lock);
+}
+
+const char *services_backend(const struct services *s)
+{
+	return s->systemd ? "systemd" : "direct";
+}
+
+int services_disable_foreign(struct services *s, const char *unit)
+{
+	_cleanup_(sd_bus_error_free) sd_bus_error err = SD_BUS_ERROR_NULL;
+	_cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
+	sd_bus *bus;
+	int r;
+
+	if (!s->systemd)
+		return 0;
+	pthread_mutex_lock(&s->lock);
+	r = service_bus(s, &bus);
+	if (r < 0)
+		goto out;
+	/* Not installed at all (no unit file): nothing to do. */
+	r = sd_bus_call_method(bus, SD_DEST, SD_PATH, SD_MANAGER, "GetUnitFileState", &err, NULL,
+			       "s", unit);
+	if (r < 0) {
+		r = 0;
+		goto out;
+	}
+	sd_bus_error_free(&err);
+
+	r = sd_bus_message_new_method_call(bus, &m, SD_DEST, SD_PATH, SD_MANAGER, "DisableUnitFiles");
+	if (r >= 0)
+		r = sd_bus_message_append_strv(m, (char *[]){ (char *)unit, NULL });
+	if (r >= 0)
+		r = sd_bus_message_append(m, "b", 0);
+	if (r >= 0)
+		r = sd_bus_call(bus, m, 0, &err, NULL);
+	if (r < 0) {
+		log_warning_errno(r, "cannot disable %s: %s", unit, err.message ? err.message : "error");
+		goto out;
+	}
+	sd_bus_error_free(&err);
+	r = sd_bus_call_method(bus, SD_DEST, SD_PATH, SD_MANAGER, "StopUnit", &err, &reply, "ss", unit,
+			       "replace");
+	if (r < 0) {
+		log_warning_errno(r, "cannot stop %s: %s", unit, err.message ? err.message : "error");
+		goto out;
+	}
+	const char *job;
+	r = sd_bus_message_read(reply, "o", &job);
+	if (r >= 0)
+		r = service_bus_wait_job(bus, job);
+	if (r >= 0)
+		log_info("disabled and stopped %s: the agent runs its own instance", unit);
+out:
+	pthread_mutex_unlock(&s->lock);
+	return r < 0 ? r : 0;
 }

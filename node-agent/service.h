@@ -60,6 +60,14 @@ int service_remove(struct services *s, const char *name);
 /* 1 running, 0 not, -ENOENT unknown. *ret_pid (optional) its main pid. */
 int service_status(struct services *s, const char *name, pid_t *ret_pid);
 
+/* "systemd" or "direct": what runs the services (facts show it). */
+const char *services_backend(const struct services *s);
+/* systemd backend: disables and stops a unit the agent does not own but
+ * replaces (a distribution package's exporter unit that would hold the
+ * same port).  0 when done or when the unit is not installed; a no-op on
+ * the direct backend. */
+int services_disable_foreign(struct services *s, const char *unit);
+
 /* The agent's loop calls this at least every 2 s and on SIGCHLD: reaps
  * children, restarts wanted services that died (backoff 1 s doubling to
  * 60 s, reset after 60 s up), logs each death with its exit status. */

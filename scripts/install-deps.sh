@@ -14,7 +14,8 @@ apt-get install -y -q --no-install-recommends \
 	libssl-dev libjansson-dev libsqlite3-dev libmicrohttpd-dev libgnutls28-dev \
 	libcurl4-openssl-dev libcryptsetup-dev libsystemd-dev libcmocka-dev libzstd-dev libpq-dev libexpat1-dev \
 	openssl curl jq iproute2 procps util-linux ca-certificates git \
-	python3 python3-jwcrypto cloud-init
+	python3 python3-jwcrypto cloud-init \
+	debootstrap qemu-system-x86 qemu-utils socat genisoimage
 
 # Database engine and exporters the agent installs on nodes (pkg.install
 # finds them already present here), Prometheus for the service-discovery

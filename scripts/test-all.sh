@@ -1,7 +1,8 @@
 #!/bin/sh
 # The full test suite from a clean checkout: configure with warnings as
 # errors and ASan+UBSan, build, run unit, fuzz-corpus and integration tests
-# (`make check`), a short libFuzzer run, and print "N passed, N failed".
+# (`make check`), a short libFuzzer run, the VM scenarios (tests/vm/run.sh),
+# and print "N passed, N failed".
 #
 # Usage: scripts/test-all.sh [BUILD_DIR]   (default: ./build-test)
 # Integration tests need root (network namespaces); without it they SKIP.
@@ -49,6 +50,14 @@ else
 	echo "SKIP: fuzz runs (clang not installed)"
 fi
 
+# The VM scenarios (tests/vm): qemu VMs booted from a debootstrap image.
+cd "$build"
+"$src/tests/vm/run.sh" "$build" >vm.out 2>&1
+cat vm.out
+vm_pass=$(grep -cE '^PASS: vm' vm.out)
+vm_fail=$(grep -cE '^FAIL: vm' vm.out)
+vm_skip=$(grep -cE '^SKIP: vm' vm.out)
+
 pass=$(grep -cE '^(PASS|XFAIL):' check.out)
 failed=$(grep -cE '^(FAIL|XPASS|ERROR):' check.out)
 skipped=$(grep -cE '^SKIP:' check.out)
@@ -59,8 +68,9 @@ fi
 for f in $(grep -lE '^:test-result: (FAIL|ERROR)' $(find . -name '*.trs' 2>/dev/null) 2>/dev/null); do
 	echo "=== ${f%.trs}.log (tail)"; tail -40 "${f%.trs}.log"
 done
-pass=$((pass + fuzz_pass))
-failed=$((failed + fuzz_fail))
+pass=$((pass + fuzz_pass + vm_pass))
+failed=$((failed + fuzz_fail + vm_fail))
+skipped=$((skipped + vm_skip))
 echo "skipped: $skipped (see the SKIP lines above for reasons)"
 echo "$pass passed, $failed failed"
 [ "$failed" -eq 0 ]

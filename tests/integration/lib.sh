@@ -108,6 +108,8 @@ h_cleanup() {
 	for pid in "${H_BG_PIDS[@]}"; do
 		if h_alive "$pid"; then kill -KILL "$pid" 2>/dev/null; fi
 	done
+	# A scenario's own extra processes (tests/vm: its qemu VMs).
+	if [ "$(type -t h_extra_cleanup)" = function ]; then h_extra_cleanup; fi
 	if [ "$H_FAILED" -ne 0 ] || [ "$rc" -ne 0 ]; then h_dump_logs; fi
 	h_local_cleanup
 	for ns in "${H_NETNS[@]}"; do ip netns del "$ns" 2>/dev/null; done
@@ -183,7 +185,9 @@ h_netns_add() {
 h_agent_addr() { echo "198.18.$H_NET.$((10 + $1))"; }
 h_agent_ns() { echo "cairn-$H_ID-$1"; }
 
-# h_controller_config [EXTRA_INI]: writes $T/ctl/controller.conf.
+# h_controller_config [EXTRA_INI]: writes $T/ctl/controller.conf.  The
+# public URLs (what user-data carries) and extra certificate names can be
+# set in H_PUBLIC_API_URL, H_PUBLIC_GW_URL and H_EXTRA_NAMES.
 h_controller_config() {
 	mkdir -p "$T/ctl"
 	cat >"$T/ctl/controller.conf" <<EOF
@@ -191,9 +195,9 @@ h_controller_config() {
 state_dir = $T/ctl/state
 api_listen = $CTL_ADDR:$API_PORT
 gateway_listen = $CTL_ADDR:$GW_PORT
-public_api_url = $API_URL
-public_gateway_url = $GW_URL
-server_names = $CTL_ADDR, localhost, 127.0.0.1
+public_api_url = ${H_PUBLIC_API_URL:-$API_URL}
+public_gateway_url = ${H_PUBLIC_GW_URL:-$GW_URL}
+server_names = $CTL_ADDR, localhost, 127.0.0.1${H_EXTRA_NAMES:+, $H_EXTRA_NAMES}
 log_level = debug
 status_interval_s = 5
 retry_base_s = 1

@@ -10,7 +10,8 @@ LIB_UNIT_TESTS = \
 	tests/unit/test-aead \
 	tests/unit/test-sigv4 \
 	tests/unit/test-s3xml \
-	tests/unit/test-s3
+	tests/unit/test-s3 \
+	tests/unit/test-bstream
 check_PROGRAMS += $(LIB_UNIT_TESTS)
 TESTS += $(LIB_UNIT_TESTS)
 
@@ -58,3 +59,7 @@ tests_unit_test_s3_SOURCES = tests/unit/test-s3.c
 tests_unit_test_s3_CFLAGS = $(UNIT_CFLAGS) $(EXPAT_CFLAGS)
 tests_unit_test_s3_LDADD = $(LIBCAIRN_LIBS) $(CMOCKA_LIBS)
 EXTRA_DIST += tests/unit/data/sigv4
+
+tests_unit_test_bstream_SOURCES = tests/unit/test-bstream.c
+tests_unit_test_bstream_CFLAGS = $(UNIT_CFLAGS) $(ZSTD_CFLAGS)
+tests_unit_test_bstream_LDADD = $(LIBCAIRN_LIBS) $(CMOCKA_LIBS)

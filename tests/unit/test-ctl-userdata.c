@@ -69,6 +69,21 @@ static void test_structure(void **state)
 	freezero_strp(&doc);
 }
 
+/* An empty package name: the image has the agent, no `packages` key. */
+static void test_no_package(void **state)
+{
+	struct userdata_params p = good();
+	char *doc = NULL;
+	p.agent_package = "";
+	assert_int_equal(userdata_render(&p, &doc), 0);
+	json_t *j = body_of(doc);
+	assert_null(json_object_get(j, "packages"));
+	assert_int_equal(json_array_size(json_object_get(j, "write_files")), 3);
+	assert_non_null(json_object_get(j, "runcmd"));
+	json_decref(j);
+	freezero_strp(&doc);
+}
+
 static void test_refuses_injection(void **state)
 {
 	char *doc = NULL;
@@ -132,6 +147,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_structure),
+		cmocka_unit_test(test_no_package),
 		cmocka_unit_test(test_refuses_injection),
 		cmocka_unit_test(test_cloud_init_schema),
 	};
