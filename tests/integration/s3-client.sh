@@ -9,7 +9,8 @@
 #   - an upload killed with -9 leaves no object; abort-stale (s3rver has no
 #     ListMultipartUploads: the tool must say so clearly)
 #   - /usr/bin/aws reads what we wrote, byte-identical, and we read its
-#   - retries: 503s and cut ranged GETs injected by s3-faults.py; a closed
+#   - retries: 503s and cut ranged GETs injected by s3-faults.py; a 200
+#     with <Error> to CompleteMultipartUpload; a closed
 #     port exhausts the attempts with a clear error
 #   - TLS with a test CA (and refusal without it)
 # Needs node and the package (scripts/install-deps.sh), else SKIP (77).
@@ -129,6 +130,24 @@ case $(cat "$T/faults.log") in
 *" 0 slowdowns"* | *" 0 cuts"*) h_fail "the proxy injected both kinds of faults" ;;
 *) h_ok "the proxy injected both kinds of faults" ;;
 esac
+# CompleteMultipartUpload answered 200 with an <Error>: a failure, and the
+# upload is aborted (no object).
+/usr/bin/python3 "$top_srcdir/tests/integration/s3-faults.py" "${S3_ENDPOINT##*:}" complete-error \
+	>"$T/faults2.out" 2>"$T/faults2.log" &
+fpid2=$!
+H_PIDS+=("$fpid2")
+h_wait_for 10 grep -q READY "$T/faults2.out"
+fport2=$(sed -n 's/^READY //p' "$T/faults2.out")
+out=$("$S3TOOL" --endpoint "http://127.0.0.1:$fport2" --part-size 5 upload retry/complete <"$T/mid" 2>&1)
+h_eq "200 with <Error> to CompleteMultipartUpload fails" 1 "$?"
+case $out in
+*"s3 CompleteMultipartUpload retry/complete: 200 InternalError: "*) h_ok "…with a clear error ($out)" ;;
+*) h_fail "complete-error: '$out'" ;;
+esac
+"$S3TOOL" head retry/complete >/dev/null 2>&1
+h_eq "…and no object" 1 "$?"
+kill -TERM "$fpid2"
+wait "$fpid2" 2>/dev/null
 # A session token is sent and signed (s3rver accepts any).
 h_eq "session token" hello "$(AWS_SESSION_TOKEN=FQoGZXIvYXdzEXAMPLEtoken "$S3TOOL" get aws/small)"
 # Retries run out: a closed port, 3 attempts, a clear transport error.

@@ -2,12 +2,15 @@
 """s3-faults.py: a loopback HTTP proxy in front of s3rver that injects the
 failures lib/s3 must ride out, for tests/integration/s3-client.sh.
 
-  s3-faults.py UPSTREAM_PORT      (prints "READY <port>" once listening)
+  s3-faults.py UPSTREAM_PORT [complete-error]
+                                  (prints "READY <port>" once listening)
 
 Every third request is answered 503 SlowDown without reaching s3rver; the
 first answer to each ranged GET of more than 1 MiB is cut after half of its
 body (the connection closes), so the client must resume from where it
-stopped.  Requests and answers are otherwise passed through unchanged
+stopped.  With "complete-error", instead, every CompleteMultipartUpload
+is answered 200 with an <Error> document (S3 may fail after it sent 200)
+and nothing else is touched.  Requests and answers are otherwise passed through unchanged
 (including Host, so SigV4 still verifies).  Loopback only."""
 import http.client
 import http.server
@@ -16,6 +19,7 @@ import sys
 import threading
 
 UPSTREAM = int(sys.argv[1])
+MODE = sys.argv[2] if len(sys.argv) > 2 else "default"
 LOCK = threading.Lock()
 STATE = {"n": 0, "cut": set(), "slowdowns": 0, "cuts": 0}
 HOP = {"connection", "keep-alive", "transfer-encoding", "expect", "proxy-connection"}
@@ -33,7 +37,18 @@ class Handler(http.server.BaseHTTPRequestHandler):
         with LOCK:
             STATE["n"] += 1
             n = STATE["n"]
-        if n % 3 == 0:
+        if MODE == "complete-error":
+            if self.command == "POST" and "uploadId=" in self.path:
+                err = (b'<?xml version="1.0" encoding="UTF-8"?>\n\n<Error><Code>InternalError</Code>'
+                       b"<Message>We encountered an internal error. Please try again.</Message>"
+                       b"<RequestId>COMPLETE%d</RequestId></Error>" % n)
+                self.send_response(200)
+                self.send_header("Content-Type", "application/xml")
+                self.send_header("Content-Length", str(len(err)))
+                self.end_headers()
+                self.wfile.write(err)
+                return
+        elif n % 3 == 0:
             with LOCK:
                 STATE["slowdowns"] += 1
             err = (b'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>SlowDown</Code>'
