@@ -27,6 +27,7 @@ bench-create: $(BENCH_DS_DEPS)
 bench-idle: $(BENCH_DS_DEPS)
 	top_builddir='$(abs_top_builddir)' top_srcdir='$(abs_top_srcdir)' \
 		bash $(abs_top_srcdir)/tests/bench/run-idle.sh || test $$? = 77
+EXTRA_DIST += tests/bench/s3-throughput.sh
 
 # The backup stream format (lib/bstream.c): `make bench-bstream` prints
 # write/read MiB/s at zstd levels 1/3/6 beside the zstd command, and the

@@ -20,6 +20,22 @@ FUZZ_ALL_TARGETS += $(LIB_FUZZ_TARGETS) $(CTL_FUZZ_TARGETS) $(AGENT_FUZZ_TARGETS
 fuzz-targets: $(FUZZ_ALL_TARGETS)
 .PHONY: fuzz-targets
 
+# fuzz-s3-xml: every lib/s3xml parser over the same bytes; seeds in
+# tests/fuzz/corpus/s3-xml/, replayed by s3-corpus.sh without libFuzzer.
+S3_FUZZ_TARGETS = tests/fuzz/fuzz-s3-xml
+if FUZZING
+noinst_PROGRAMS += $(S3_FUZZ_TARGETS)
+else
+check_PROGRAMS += $(S3_FUZZ_TARGETS)
+TESTS += tests/fuzz/s3-corpus.sh
+endif
+tests_fuzz_fuzz_s3_xml_SOURCES = tests/fuzz/fuzz-s3-xml.c $(FUZZ_MAIN)
+tests_fuzz_fuzz_s3_xml_CFLAGS = $(FUZZ_CFLAGS) $(EXPAT_CFLAGS)
+tests_fuzz_fuzz_s3_xml_LDFLAGS = $(AM_LDFLAGS) $(FUZZ_LINKER_FLAGS)
+tests_fuzz_fuzz_s3_xml_LDADD = $(LIBCAIRN_LIBS)
+EXTRA_DIST += tests/fuzz/s3-corpus.sh tests/fuzz/corpus/s3-xml tests/fuzz/fuzz-s3-xml.dict
+fuzz-targets: $(S3_FUZZ_TARGETS)
+
 # fuzz-bstream: the backup stream reader (lib/bstream.c), seeds in
 # tests/fuzz/corpus/bstream/ (made by tests/fuzz/bstream-seeds.py), dictionary
 # tests/fuzz/fuzz-bstream.dict.

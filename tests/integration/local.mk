@@ -17,6 +17,8 @@ INTEGRATION_TESTS = \
 	tests/integration/ds-destroy.sh \
 	tests/integration/ds-external.sh \
 	tests/integration/provision-local.sh \
-	tests/integration/backup-api.sh
+	tests/integration/backup-api.sh \
+	tests/integration/s3-client.sh
 TESTS += $(INTEGRATION_TESTS)
 EXTRA_DIST += $(INTEGRATION_TESTS) tests/integration/lib.sh
+EXTRA_DIST += tests/integration/s3-faults.py
