@@ -615,19 +615,19 @@ h_s3rver_need() {
 		h_skip "@20minutes/s3rver not installed in $S3RVER_PREFIX (scripts/install-deps.sh)"
 }
 
-# h_s3rver_start DIR [CERT KEY]: starts s3rver (Node's legacy OpenSSL provider:
-# its continuation tokens use DES) on 127.0.0.1 and an ephemeral
+# h_s3rver_start DIR [CERT KEY [ADDR]]: starts s3rver (Node's legacy OpenSSL provider:
+# its continuation tokens use DES) on ADDR (default 127.0.0.1) and an ephemeral
 # port with its data in DIR and one bucket, cairn-test; with CERT and KEY it
 # speaks TLS.  Sets and exports S3_ENDPOINT, S3_BUCKET, AWS_ACCESS_KEY_ID,
 # AWS_SECRET_ACCESS_KEY (a fresh random pair) and H_S3RVER_PID, which
 # h_cleanup stops.  Returns 1 when it does not get ready in 20 s.
 h_s3rver_start() {
-	local dir=$1 cert=${2:-} key=${3:-} scheme=http port="" i
+	local dir=$1 cert=${2:-} key=${3:-} addr=${4:-127.0.0.1} scheme=http port="" i
 	h_s3rver_need
 	mkdir -p "$dir"
 	export AWS_ACCESS_KEY_ID=AK$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n' | tr a-f A-F)
 	export AWS_SECRET_ACCESS_KEY=$(od -An -N20 -tx1 /dev/urandom | tr -d ' \n')
-	set -- --port 0 --directory "$dir/data" --bucket cairn-test
+	set -- --port 0 --directory "$dir/data" --bucket cairn-test --address "$addr"
 	if [ -n "$cert" ]; then
 		set -- "$@" --cert "$cert" --key "$key"
 		scheme=https
@@ -647,7 +647,7 @@ h_s3rver_start() {
 		h_log "s3rver did not start: $(cat "$dir/s3rver.log" 2>/dev/null)"
 		return 1
 	fi
-	export S3_ENDPOINT=$scheme://127.0.0.1:$port
+	export S3_ENDPOINT=$scheme://$addr:$port
 	export S3_BUCKET=cairn-test
 	h_log "s3rver pid $H_S3RVER_PID at $S3_ENDPOINT, data in $dir/data"
 }
