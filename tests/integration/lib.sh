@@ -455,6 +455,17 @@ H_DS_NETNS=()
 
 # h_ds_track: remembers the namespace of every member of $DS_ID, so that
 # cleanup removes it even if its directory went away.
+# h_local_agent_restart NAME: starts the agent of local node NAME again
+# (after a kill), the way the local provisioner starts it.
+h_local_agent_restart() {
+	local nd=$H_LOCAL_DIR/$1
+	rm -f "$nd/agent.pid"
+	setsid bash -c 'umask 022; echo $$ >"$1"; shift; exec "$@"' cairn-agent-start "$nd/agent.pid" \
+		ip netns exec "cairn-$1" "$AGENT_BIN" --config "$nd/etc/agent.conf" \
+		</dev/null >>"$nd/agent.log" 2>&1 &
+	h_wait_for 10 test -s "$nd/agent.pid"
+}
+
 h_ds_track() {
 	local n
 	[ -n "${DS_ID:-}" ] || return 0
