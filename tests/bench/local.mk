@@ -27,3 +27,17 @@ bench-create: $(BENCH_DS_DEPS)
 bench-idle: $(BENCH_DS_DEPS)
 	top_builddir='$(abs_top_builddir)' top_srcdir='$(abs_top_srcdir)' \
 		bash $(abs_top_srcdir)/tests/bench/run-idle.sh || test $$? = 77
+
+# The backup stream format (lib/bstream.c): `make bench-bstream` prints
+# write/read MiB/s at zstd levels 1/3/6 beside the zstd command, and the
+# writer's peak RSS over 1 GiB (figures in docs/backup-format.md).  Build
+# without --enable-sanitizers for meaningful numbers.
+noinst_PROGRAMS += tests/bench/bstream-bench
+tests_bench_bstream_bench_SOURCES = tests/bench/bstream-bench.c
+tests_bench_bstream_bench_CFLAGS = $(AM_CFLAGS) $(OPENSSL_CFLAGS) $(JANSSON_CFLAGS) \
+	$(CURL_CFLAGS) $(SQLITE_CFLAGS) $(ZSTD_CFLAGS)
+tests_bench_bstream_bench_LDADD = $(LIBCAIRN_LIBS)
+EXTRA_DIST += tests/bench/run-bstream.sh
+.PHONY: bench-bstream
+bench-bstream: tests/bench/bstream-bench
+	top_builddir='$(abs_top_builddir)' bash $(abs_top_srcdir)/tests/bench/run-bstream.sh || test $$? = 77

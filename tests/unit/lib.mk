@@ -7,7 +7,10 @@ LIB_UNIT_TESTS = \
 	tests/unit/test-jws \
 	tests/unit/test-job \
 	tests/unit/test-pki \
-	tests/unit/test-aead
+	tests/unit/test-aead \
+	tests/unit/test-sigv4 \
+	tests/unit/test-s3xml \
+	tests/unit/test-bstream
 check_PROGRAMS += $(LIB_UNIT_TESTS)
 TESTS += $(LIB_UNIT_TESTS)
 
@@ -42,3 +45,16 @@ tests_unit_test_pki_LDADD = $(LIBCAIRN_LIBS) $(CMOCKA_LIBS)
 tests_unit_test_aead_SOURCES = tests/unit/test-aead.c
 tests_unit_test_aead_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_aead_LDADD = $(LIBCAIRN_LIBS) $(CMOCKA_LIBS)
+
+tests_unit_test_sigv4_SOURCES = tests/unit/test-sigv4.c
+tests_unit_test_sigv4_CFLAGS = $(UNIT_CFLAGS) -DSIGV4_DATA_DIR='"$(abs_top_srcdir)/tests/unit/data/sigv4"'
+tests_unit_test_sigv4_LDADD = $(LIBCAIRN_LIBS) $(CMOCKA_LIBS)
+
+tests_unit_test_s3xml_SOURCES = tests/unit/test-s3xml.c
+tests_unit_test_s3xml_CFLAGS = $(UNIT_CFLAGS) $(EXPAT_CFLAGS)
+tests_unit_test_s3xml_LDADD = $(LIBCAIRN_LIBS) $(CMOCKA_LIBS)
+EXTRA_DIST += tests/unit/data/sigv4
+
+tests_unit_test_bstream_SOURCES = tests/unit/test-bstream.c
+tests_unit_test_bstream_CFLAGS = $(UNIT_CFLAGS) $(ZSTD_CFLAGS)
+tests_unit_test_bstream_LDADD = $(LIBCAIRN_LIBS) $(CMOCKA_LIBS)

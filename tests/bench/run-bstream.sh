@@ -1,0 +1,44 @@
+#!/bin/bash
+# run-bstream.sh: throughput of the backup stream format (write = zstd +
+# AES-256-GCM, read = decrypt + unzstd) over 256 MiB of pgbench-like data at
+# zstd levels 1, 3 and 6, medians of 3, beside the zstd command on the same
+# file (compression alone, one thread) measured in the same run; then the
+# peak RSS (VmHWM) of a writer, and of a writer chained to a reader, over
+# 1 GiB.  Build without sanitizers for meaningful numbers.
+#   make bench-bstream            (from the build directory)
+#   BSTREAM_MIB=64 BSTREAM_LEVELS="3" tests/bench/run-bstream.sh
+set -eu
+build=${top_builddir:-.}
+bench=$build/tests/bench/bstream-bench
+mib=${BSTREAM_MIB:-256}
+levels=${BSTREAM_LEVELS:-1 3 6}
+reps=3
+command -v zstd >/dev/null || { echo "SKIP: no zstd command"; exit 77; }
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+"$bench" gen "$mib" >"$tmp/data"
+
+median() { sort -n | sed -n "$(( (reps + 1) / 2 ))p"; }
+# MB/s of one command over the data file, median of $reps.
+peer() {
+	for _ in $(seq $reps); do
+		t0=$(date +%s%N)
+		"$@" >/dev/null
+		t1=$(date +%s%N)
+		echo "$mib $t0 $t1" | awk '{ printf "%.0f\n", $1 / (($3 - $2) / 1e9) }'
+	done | median
+}
+
+echo "bstream: $mib MiB pgbench-like data, medians of $reps, MiB/s ($(nproc) CPUs, $(zstd --version | grep -o 'v[0-9.]*'))"
+printf '%-6s %10s %10s %8s %14s %14s %9s\n' level write read ratio "zstd -T1 -c" "zstd -d -c" write/zstd
+for l in $levels; do
+	read -r w r ratio < <("$bench" speed "$tmp/data" "$l" $reps)
+	zc=$(peer zstd -q -T1 -"$l" -c "$tmp/data")
+	zstd -q -T1 -"$l" -c "$tmp/data" >"$tmp/data.zst"
+	zd=$(peer zstd -q -d -c "$tmp/data.zst")
+	printf '%-6s %10s %10s %8s %14s %14s %9s\n' "$l" "$w" "$r" "$ratio" "$zc" "$zd" \
+		"$(awk -v a="$w" -v b="$zc" 'BEGIN { printf "%.2f", a / b }')"
+done
+rm -f "$tmp/data" "$tmp/data.zst"
+"$bench" rss 1024 3
+"$bench" rss 1024 3 chain
