@@ -775,7 +775,8 @@ static void req_finished(struct s3_req *q, CURLcode cc)
 		if (!q->err.code[0])
 			snprintf(q->err.code, sizeof(q->err.code), "%s",
 				 q->status == 404 ? "NotFound" : q->status == 403 ? "Forbidden" : "HTTPError");
-		transient = q->status >= 500 || q->status == 408 || q->status == 429;
+		/* 501 NotImplemented will not get better. */
+		transient = (q->status >= 500 && q->status != 501) || q->status == 408 || q->status == 429;
 		q->result = status_to_errno(q->status);
 	}
 	if (transient && q->attempt < c->max_attempts) {
@@ -793,7 +794,8 @@ static void req_finished(struct s3_req *q, CURLcode cc)
 static int client_drive(struct s3_client *c)
 {
 	CURLMsg *m;
-	int running = 0, left, timeout_ms = 1000;
+	int running = 0, left, timeout_ms = 1000, changed = 0;
+	long curl_timeout = -1;
 	int64_t now;
 
 	if (curl_multi_perform(c->multi, &running) != CURLM_OK)
@@ -804,8 +806,10 @@ static int client_drive(struct s3_client *c)
 		if (m->msg != CURLMSG_DONE)
 			continue;
 		curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&q);
-		if (q)
+		if (q) {
 			req_finished(q, m->data.result);
+			changed++;
+		}
 	}
 	now = now_mono_ms();
 	for (struct s3_req **p = &c->waiting; *p;) {
@@ -815,12 +819,17 @@ static int client_drive(struct s3_client *c)
 			*p = q->next_wait;
 			q->next_wait = NULL;
 			(void)req_start(q); /* a failure to start makes it DONE */
-			timeout_ms = 0;
+			changed++;
 			continue;
 		}
 		timeout_ms = (int)MIN((int64_t)timeout_ms, q->retry_at_ms - now);
 		p = &q->next_wait;
 	}
+	/* Something finished or restarted: let the caller look before waiting. */
+	if (changed > 0)
+		return 0;
+	if (curl_multi_timeout(c->multi, &curl_timeout) == CURLM_OK && curl_timeout >= 0)
+		timeout_ms = (int)MIN((long)timeout_ms, curl_timeout);
 	if (timeout_ms > 0 && curl_multi_poll(c->multi, NULL, 0, timeout_ms, NULL) != CURLM_OK)
 		return -EIO;
 	return 0;

@@ -57,7 +57,7 @@ struct s3_config {
 /* Why an operation failed.  op/key say which request; http_status is 0 for
  * a transport failure (code "Transport", message from curl). */
 struct s3_error {
-	char op[16];          /* "PUT", "GET", "UploadPart", … */
+	char op[32];          /* "PUT", "GET", "UploadPart", … */
 	long http_status;     /* HTTP status or 0 */
 	char code[64];        /* S3 error code, "Transport", or "" */
 	char message[256];    /* S3's or curl's message */

@@ -34,4 +34,18 @@ apt-get install -y -q --no-install-recommends \
 	prometheus prometheus-node-exporter prometheus-postgres-exporter \
 	patroni etcd-server etcd-client || { [ "$own_policy" = 1 ] && rm -f "$policy"; exit 1; }
 [ "$own_policy" = 1 ] && rm -f "$policy"
+# S3 (issue 4): Debian's awscli as /usr/bin/aws for interop tests (an `aws`
+# on PATH may be another one), and @20minutes/s3rver 5.x, which checks
+# SigV4, under a fixed prefix for tests/integration (h_s3rver_start).  Node
+# and npm from Debian only when npm is absent.
+apt-get install -y -q --no-install-recommends awscli
+if ! command -v npm >/dev/null 2>&1; then
+	apt-get install -y -q --no-install-recommends nodejs npm
+fi
+S3RVER_PREFIX=/opt/cairn-test/s3rver
+if [ ! -f "$S3RVER_PREFIX/node_modules/@20minutes/s3rver/package.json" ] ||
+	! grep -q '"version": "5\.' "$S3RVER_PREFIX/node_modules/@20minutes/s3rver/package.json"; then
+	mkdir -p "$S3RVER_PREFIX"
+	npm install --no-audit --no-fund --prefix "$S3RVER_PREFIX" '@20minutes/s3rver@5'
+fi
 exit 0

@@ -41,3 +41,4 @@ EXTRA_DIST += tests/bench/run-bstream.sh
 .PHONY: bench-bstream
 bench-bstream: tests/bench/bstream-bench
 	top_builddir='$(abs_top_builddir)' bash $(abs_top_srcdir)/tests/bench/run-bstream.sh || test $$? = 77
+EXTRA_DIST += tests/bench/s3-throughput.sh

@@ -16,6 +16,7 @@ INTEGRATION_TESTS = \
 	tests/integration/ds-prometheus.sh \
 	tests/integration/ds-destroy.sh \
 	tests/integration/ds-external.sh \
-	tests/integration/provision-local.sh
+	tests/integration/provision-local.sh \
+	tests/integration/s3-client.sh
 TESTS += $(INTEGRATION_TESTS)
 EXTRA_DIST += $(INTEGRATION_TESTS) tests/integration/lib.sh
