@@ -139,19 +139,19 @@ static void chunk_nonce_aad(const uint8_t *header, uint64_t counter, bool final,
 /* ---- writer ---- */
 
 struct bstream_writer {
-	EVP_CIPHER_CTX *cipher;  /* AES-256-GCM keyed with the per-object key */
-	ZSTD_CCtx *zc;           /* compressor; NULL when no_compress */
+	EVP_CIPHER_CTX *cipher;             /* AES-256-GCM keyed with the per-object key */
+	ZSTD_CCtx *zc;                      /* compressor; NULL when no_compress */
 	uint8_t header[BSTREAM_HEADER_LEN]; /* as emitted, the AAD prefix */
-	uint8_t *rec;            /* length | chunk | tag, the record being filled */
-	size_t chunk_size;       /* plaintext bytes per non-final chunk */
-	size_t fill;             /* bytes of the current chunk filled */
-	uint64_t counter;        /* next chunk's counter */
-	uint64_t plain;          /* plaintext bytes taken */
-	uint64_t stored;         /* bytes emitted */
-	bstream_out_t out;       /* where records go */
-	void *ud;                /* out's argument */
-	int error;               /* first error; every later call returns it */
-	bool finished;           /* the final chunk was emitted */
+	uint8_t *rec;                       /* length | chunk | tag, the record being filled */
+	size_t chunk_size;                  /* plaintext bytes per non-final chunk */
+	size_t fill;                        /* bytes of the current chunk filled */
+	uint64_t counter;                   /* next chunk's counter */
+	uint64_t plain;                     /* plaintext bytes taken */
+	uint64_t stored;                    /* bytes emitted */
+	bstream_out_t out;                  /* where records go */
+	void *ud;                           /* out's argument */
+	int error;                          /* first error; every later call returns it */
+	bool finished;                      /* the final chunk was emitted */
 };
 
 static int writer_emit(struct bstream_writer *w, const void *buf, size_t len)
@@ -174,12 +174,12 @@ static int writer_seal(struct bstream_writer *w, bool final)
 	if (EVP_EncryptInit_ex2(w->cipher, NULL, NULL, nonce, NULL) != 1 ||
 	    EVP_EncryptUpdate(w->cipher, NULL, &n, aad, sizeof(aad)) != 1)
 		return -EIO;
-	if (w->fill > 0 && (EVP_EncryptUpdate(w->cipher, ct, &n, ct, (int)w->fill) != 1 ||
-			    (size_t)n != w->fill))
+	if (w->fill > 0 &&
+	    (EVP_EncryptUpdate(w->cipher, ct, &n, ct, (int)w->fill) != 1 || (size_t)n != w->fill))
 		return -EIO;
-	if (EVP_EncryptFinal_ex(w->cipher, ct + w->fill, &n) != 1 || n != 0 ||
-	    EVP_CIPHER_CTX_ctrl(w->cipher, EVP_CTRL_AEAD_GET_TAG, BSTREAM_TAG_LEN,
-				ct + w->fill) != 1)
+	uint8_t *tag = ct + w->fill;
+	if (EVP_EncryptFinal_ex(w->cipher, tag, &n) != 1 || n != 0 ||
+	    EVP_CIPHER_CTX_ctrl(w->cipher, EVP_CTRL_AEAD_GET_TAG, BSTREAM_TAG_LEN, tag) != 1)
 		return -EIO;
 	put_be32(w->rec, (uint32_t)(w->fill + BSTREAM_TAG_LEN));
 	int r = writer_emit(w, w->rec, BSTREAM_LEN_LEN + w->fill + BSTREAM_TAG_LEN);
@@ -213,7 +213,7 @@ int bstream_writer_new(const uint8_t key[static BSTREAM_KEY_LEN], const char *ob
 		       const struct bstream_options *o, bstream_out_t out, void *ud,
 		       struct bstream_writer **ret)
 {
-	static const struct bstream_options defaults = { 0 };
+	static const struct bstream_options defaults = {0};
 	struct bstream_writer *w;
 	int level, r;
 	unsigned chunk_log;
@@ -277,11 +277,11 @@ fail:
 static int writer_compress(struct bstream_writer *w, ZSTD_inBuffer *in, ZSTD_EndDirective op)
 {
 	for (;;) {
-		ZSTD_outBuffer ob = { w->rec + BSTREAM_LEN_LEN, w->chunk_size, w->fill };
+		ZSTD_outBuffer ob = {w->rec + BSTREAM_LEN_LEN, w->chunk_size, w->fill};
 		size_t left = ZSTD_compressStream2(w->zc, &ob, in, op);
 		if (ZSTD_isError(left))
 			return ZSTD_getErrorCode(left) == ZSTD_error_memory_allocation ? -ENOMEM
-										      : -EIO;
+										       : -EIO;
 		w->fill = ob.pos;
 		if (w->fill == w->chunk_size) {
 			int r = writer_seal(w, false);
@@ -307,7 +307,7 @@ int bstream_write(struct bstream_writer *w, const void *buf, size_t len)
 		return 0;
 
 	if (w->zc) {
-		ZSTD_inBuffer in = { buf, len, 0 };
+		ZSTD_inBuffer in = {buf, len, 0};
 		r = writer_compress(w, &in, ZSTD_e_continue);
 	} else {
 		const uint8_t *p = buf;
@@ -343,7 +343,7 @@ int bstream_finish(struct bstream_writer *w)
 	if (w->finished)
 		return -EINVAL;
 	if (w->zc) {
-		ZSTD_inBuffer in = { NULL, 0, 0 };
+		ZSTD_inBuffer in = {NULL, 0, 0};
 		r = writer_compress(w, &in, ZSTD_e_end);
 	}
 	/* Full chunks were sealed as they filled: what is left (maybe
@@ -370,8 +370,7 @@ void bstream_writer_free(struct bstream_writer *w)
 	free(w);
 }
 
-void bstream_writer_stats(const struct bstream_writer *w, uint64_t *ret_plain,
-			  uint64_t *ret_stored)
+void bstream_writer_stats(const struct bstream_writer *w, uint64_t *ret_plain, uint64_t *ret_stored)
 {
 	if (ret_plain)
 		*ret_plain = w ? w->plain : 0;
@@ -382,34 +381,34 @@ void bstream_writer_stats(const struct bstream_writer *w, uint64_t *ret_plain,
 /* ---- reader ---- */
 
 enum reader_state {
-	READER_HEADER,  /* collecting the header */
-	READER_LENGTH,  /* collecting a record's 4-byte length */
-	READER_BODY,    /* collecting a record's ciphertext and tag */
-	READER_DONE,    /* the final chunk was read */
-	READER_FAILED,  /* error set */
+	READER_HEADER, /* collecting the header */
+	READER_LENGTH, /* collecting a record's 4-byte length */
+	READER_BODY,   /* collecting a record's ciphertext and tag */
+	READER_DONE,   /* the final chunk was read */
+	READER_FAILED, /* error set */
 };
 
 struct bstream_reader {
-	EVP_CIPHER_CTX *cipher;  /* keyed once the header gives the salt */
-	ZSTD_DCtx *zd;           /* decompressor, when the stream is compressed */
-	uint8_t key[BSTREAM_KEY_LEN]; /* data key until the header is read, then wiped */
-	char *name;              /* expected object name */
+	EVP_CIPHER_CTX *cipher;             /* keyed once the header gives the salt */
+	ZSTD_DCtx *zd;                      /* decompressor, when the stream is compressed */
+	uint8_t key[BSTREAM_KEY_LEN];       /* data key until the header is read, then wiped */
+	char *name;                         /* expected object name */
 	uint8_t header[BSTREAM_HEADER_LEN]; /* the header as read */
-	uint8_t lenbuf[BSTREAM_LEN_LEN]; /* the record length as read */
-	size_t have;             /* bytes collected in the current part */
-	size_t need;             /* record length (ciphertext + tag) */
-	uint8_t *chunk;          /* chunk_size + tag: ciphertext, then plaintext */
-	uint8_t *out;            /* BSTREAM_SINK_MAX bytes of decompressed output */
-	size_t chunk_size;       /* from the header */
-	uint64_t counter;        /* next chunk's counter */
-	uint64_t stored;         /* bytes taken */
-	uint64_t plain;          /* plaintext bytes delivered */
-	bool frame_done;         /* zstd reported the end of the frame */
-	enum reader_state state; /* where the parser is */
-	bstream_out_t sink;      /* where plaintext goes */
-	void *ud;                /* sink's argument */
-	int error;               /* first error */
-	char reason[BSTREAM_ERROR_MAX]; /* its description */
+	uint8_t lenbuf[BSTREAM_LEN_LEN];    /* the record length as read */
+	size_t have;                        /* bytes collected in the current part */
+	size_t need;                        /* record length (ciphertext + tag) */
+	uint8_t *chunk;                     /* chunk_size + tag: ciphertext, then plaintext */
+	uint8_t *out;                       /* BSTREAM_SINK_MAX bytes of decompressed output */
+	size_t chunk_size;                  /* from the header */
+	uint64_t counter;                   /* next chunk's counter */
+	uint64_t stored;                    /* bytes taken */
+	uint64_t plain;                     /* plaintext bytes delivered */
+	bool frame_done;                    /* zstd reported the end of the frame */
+	enum reader_state state;            /* where the parser is */
+	bstream_out_t sink;                 /* where plaintext goes */
+	void *ud;                           /* sink's argument */
+	int error;                          /* first error */
+	char reason[BSTREAM_ERROR_MAX];     /* its description */
 };
 
 _printf_(3, 4) static int reader_fail(struct bstream_reader *r, int error, const char *fmt, ...)
@@ -489,7 +488,8 @@ static int reader_deliver(struct bstream_reader *r, const uint8_t *buf, size_t l
 	int e = r->sink(r->ud, buf, len);
 	if (e < 0)
 		return reader_fail(r, e, "chunk %" PRIu64 ": the consumer refused the data (%s)",
-				   r->counter, strerrordesc_np(-e) ? strerrordesc_np(-e) : "unknown error");
+				   r->counter,
+				   strerrordesc_np(-e) ? strerrordesc_np(-e) : "unknown error");
 	r->plain += len;
 	return 0;
 }
@@ -498,21 +498,23 @@ static int reader_deliver(struct bstream_reader *r, const uint8_t *buf, size_t l
  * at a time, so a small input that expands hugely is never held whole. */
 static int reader_inflate(struct bstream_reader *r, const uint8_t *pt, size_t len, bool final)
 {
-	ZSTD_inBuffer in = { pt, len, 0 };
+	ZSTD_inBuffer in = {pt, len, 0};
 	int e;
 
 	for (;;) {
 		if (r->frame_done) {
 			if (in.pos < in.size)
 				return reader_fail(r, -EBADMSG,
-						   "chunk %" PRIu64 ": data after the compressed frame",
+						   "chunk %" PRIu64
+						   ": data after the compressed frame",
 						   r->counter);
 			break;
 		}
-		ZSTD_outBuffer ob = { r->out, BSTREAM_SINK_MAX, 0 };
+		ZSTD_outBuffer ob = {r->out, BSTREAM_SINK_MAX, 0};
 		size_t z = ZSTD_decompressStream(r->zd, &ob, &in);
 		if (ZSTD_isError(z))
-			return reader_fail(r, -EBADMSG, "chunk %" PRIu64 ": decompression failed: %s",
+			return reader_fail(r, -EBADMSG,
+					   "chunk %" PRIu64 ": decompression failed: %s",
 					   r->counter, ZSTD_getErrorName(z));
 		if (ob.pos > 0) {
 			e = reader_deliver(r, r->out, ob.pos);
@@ -528,7 +530,8 @@ static int reader_inflate(struct bstream_reader *r, const uint8_t *pt, size_t le
 	}
 	if (final && !r->frame_done)
 		return reader_fail(r, -EBADMSG,
-				   "chunk %" PRIu64 ": the compressed frame ends early", r->counter);
+				   "chunk %" PRIu64 ": the compressed frame ends early",
+				   r->counter);
 	return 0;
 }
 
@@ -552,7 +555,8 @@ static int reader_open_chunk(struct bstream_reader *r, const uint8_t *src, size_
 		/* Unauthenticated plaintext must go nowhere. */
 		explicit_bzero(r->chunk, pt_len);
 		return reader_fail(r, -EBADMSG,
-				   "chunk %" PRIu64 ": authentication failed (corrupt, reordered or "
+				   "chunk %" PRIu64
+				   ": authentication failed (corrupt, reordered or "
 				   "wrong key/name)",
 				   r->counter);
 	}
@@ -575,7 +579,8 @@ static int reader_length(struct bstream_reader *r)
 	 * reader wait for, or hold, more than one chunk. */
 	if (len > r->chunk_size + BSTREAM_TAG_LEN)
 		return reader_fail(r, -EBADMSG,
-				   "chunk %" PRIu64 ": length %" PRIu32 " exceeds the chunk size %zu + %u",
+				   "chunk %" PRIu64 ": length %" PRIu32
+				   " exceeds the chunk size %zu + %u",
 				   r->counter, len, r->chunk_size, BSTREAM_TAG_LEN);
 	if (len < BSTREAM_TAG_LEN)
 		return reader_fail(r, -EBADMSG,
@@ -681,7 +686,8 @@ int bstream_reader_finish(struct bstream_reader *r)
 			return reader_fail(r, -EBADMSG, "truncated in the length of chunk %" PRIu64,
 					   r->counter);
 		if (r->counter == 0)
-			return reader_fail(r, -EBADMSG, "truncated after the header: no final chunk");
+			return reader_fail(r, -EBADMSG,
+					   "truncated after the header: no final chunk");
 		return reader_fail(r, -EBADMSG, "truncated after chunk %" PRIu64 ": no final chunk",
 				   r->counter - 1);
 	case READER_BODY:
@@ -698,8 +704,7 @@ const char *bstream_reader_error(const struct bstream_reader *r)
 	return r->reason;
 }
 
-void bstream_reader_stats(const struct bstream_reader *r, uint64_t *ret_stored,
-			  uint64_t *ret_plain)
+void bstream_reader_stats(const struct bstream_reader *r, uint64_t *ret_stored, uint64_t *ret_plain)
 {
 	if (ret_stored)
 		*ret_stored = r ? r->stored : 0;
@@ -729,10 +734,10 @@ void bstream_reader_free(struct bstream_reader *r)
 /* ---- whole buffers ---- */
 
 struct membuf {
-	uint8_t *data;  /* heap buffer */
-	size_t len;     /* bytes used */
-	size_t cap;     /* bytes allocated */
-	size_t max;     /* refuse to grow past this (-EFBIG) */
+	uint8_t *data; /* heap buffer */
+	size_t len;    /* bytes used */
+	size_t cap;    /* bytes allocated */
+	size_t max;    /* refuse to grow past this (-EFBIG) */
 };
 
 static int membuf_append(void *ud, const void *buf, size_t len)
@@ -757,10 +762,10 @@ static int membuf_append(void *ud, const void *buf, size_t len)
 }
 
 int bstream_seal_buffer(const uint8_t key[static BSTREAM_KEY_LEN], const char *object_name,
-			const struct bstream_options *o, const void *buf, size_t len,
-			uint8_t **ret, size_t *ret_len)
+			const struct bstream_options *o, const void *buf, size_t len, uint8_t **ret,
+			size_t *ret_len)
 {
-	struct membuf m = { .max = SIZE_MAX - 1 };
+	struct membuf m = {.max = SIZE_MAX - 1};
 	_cleanup_bstream_writer_ struct bstream_writer *w = NULL;
 	int r;
 
@@ -784,7 +789,7 @@ int bstream_open_buffer(const uint8_t key[static BSTREAM_KEY_LEN], const char *o
 			const void *buf, size_t len, size_t max_plain, uint8_t **ret,
 			size_t *ret_len, char **ret_error)
 {
-	struct membuf m = { .max = MIN(max_plain, SIZE_MAX - 1) };
+	struct membuf m = {.max = MIN(max_plain, SIZE_MAX - 1)};
 	_cleanup_bstream_reader_ struct bstream_reader *rd = NULL;
 	int r;
 

@@ -60,10 +60,10 @@
 #define BSTREAM_SINK_MAX (128 * 1024)
 
 struct bstream_options {
-	int level;               /* zstd level BSTREAM_LEVEL_MIN..MAX; 0 = default 3 */
-	unsigned chunk_log;      /* plaintext chunk size log2, 16..22; 0 = default 20 */
-	unsigned workers;        /* zstd worker threads (nbWorkers); 0 = compress in the caller */
-	bool no_compress;        /* store the payload uncompressed (flags bit 0 clear) */
+	int level;                /* zstd level BSTREAM_LEVEL_MIN..MAX; 0 = default 3 */
+	unsigned chunk_log;       /* plaintext chunk size log2, 16..22; 0 = default 20 */
+	unsigned workers;         /* zstd worker threads (nbWorkers); 0 = compress in the caller */
+	bool no_compress;         /* store the payload uncompressed (flags bit 0 clear) */
 	const uint8_t *test_salt; /* TESTS ONLY: fixed 16-byte salt for known-answer
 				   * vectors; NULL (random salt) everywhere else */
 };
@@ -131,8 +131,8 @@ void bstream_reader_stats(const struct bstream_reader *r, uint64_t *ret_stored,
 /* Seals a whole buffer (manifests, tests).  Returns 0 and a heap buffer
  * with its length, or a negative error. */
 int bstream_seal_buffer(const uint8_t key[static BSTREAM_KEY_LEN], const char *object_name,
-			const struct bstream_options *o, const void *buf, size_t len,
-			uint8_t **ret, size_t *ret_len);
+			const struct bstream_options *o, const void *buf, size_t len, uint8_t **ret,
+			size_t *ret_len);
 
 /* Opens a whole stream into a heap buffer of at most max_plain bytes
  * (NUL-terminated for convenience, not counted in ret_len).  Returns 0,
@@ -142,7 +142,13 @@ int bstream_open_buffer(const uint8_t key[static BSTREAM_KEY_LEN], const char *o
 			const void *buf, size_t len, size_t max_plain, uint8_t **ret,
 			size_t *ret_len, char **ret_error);
 
-static inline void bstream_writer_freep(struct bstream_writer **w) { bstream_writer_free(*w); }
+static inline void bstream_writer_freep(struct bstream_writer **w)
+{
+	bstream_writer_free(*w);
+}
 #define _cleanup_bstream_writer_ __attribute__((cleanup(bstream_writer_freep)))
-static inline void bstream_reader_freep(struct bstream_reader **r) { bstream_reader_free(*r); }
+static inline void bstream_reader_freep(struct bstream_reader **r)
+{
+	bstream_reader_free(*r);
+}
 #define _cleanup_bstream_reader_ __attribute__((cleanup(bstream_reader_freep)))

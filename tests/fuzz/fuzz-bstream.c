@@ -77,7 +77,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memset(key, 0x42, sizeof(key));
 
 	/* 1. The input as a stream. */
-	struct fuzz_sink sink = { 0 };
+	struct fuzz_sink sink = {0};
 	read_in_splits(key, data, size, &sink, seed);
 
 	/* 2. The input as plaintext: seal, reopen, compare. */
@@ -92,7 +92,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	size_t slen = 0;
 	if (bstream_seal_buffer(key, FUZZ_NAME, &o, data, size, &s, &slen) < 0)
 		abort();
-	struct fuzz_sink check = { .expect = data, .expect_len = size };
+	struct fuzz_sink check = {.expect = data, .expect_len = size};
 	read_in_splits(key, s, slen, &check, seed + 1);
 	free(s);
 	return 0;

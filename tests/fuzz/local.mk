@@ -36,7 +36,8 @@ tests_fuzz_fuzz_s3_xml_LDADD = $(LIBCAIRN_LIBS)
 EXTRA_DIST += tests/fuzz/s3-corpus.sh tests/fuzz/corpus/s3-xml
 fuzz-targets: $(S3_FUZZ_TARGETS)
 # fuzz-bstream: the backup stream reader (lib/bstream.c), seeds in
-# tests/fuzz/corpus/bstream/ (made by tests/fuzz/bstream-seeds.py).
+# tests/fuzz/corpus/bstream/ (made by tests/fuzz/bstream-seeds.py), dictionary
+# tests/fuzz/fuzz-bstream.dict.
 BSTREAM_FUZZ_TARGETS = tests/fuzz/fuzz-bstream
 if FUZZING
 noinst_PROGRAMS += $(BSTREAM_FUZZ_TARGETS)
@@ -49,4 +50,5 @@ tests_fuzz_fuzz_bstream_CFLAGS = $(FUZZ_CFLAGS) $(ZSTD_CFLAGS)
 tests_fuzz_fuzz_bstream_LDFLAGS = $(AM_LDFLAGS) $(FUZZ_LINKER_FLAGS)
 tests_fuzz_fuzz_bstream_LDADD = $(LIBCAIRN_LIBS)
 FUZZ_ALL_TARGETS += $(BSTREAM_FUZZ_TARGETS)
-EXTRA_DIST += tests/fuzz/bstream-corpus.sh tests/fuzz/bstream-seeds.py tests/fuzz/corpus/bstream
+EXTRA_DIST += tests/fuzz/bstream-corpus.sh tests/fuzz/bstream-seeds.py tests/fuzz/fuzz-bstream.dict \
+	tests/fuzz/corpus/bstream
