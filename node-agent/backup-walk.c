@@ -30,7 +30,7 @@ static const char *const walk_skip_any[] = {
 /* Files never stored at the top. */
 static const char *const walk_skip_top[] = {
 	"standby.signal", "recovery.signal", "backup_label", "backup_label.old", "tablespace_map",
-	"cairn-recovery.conf", NULL,
+	"cairn-recovery.conf", "cairn-archive.conf", NULL,
 };
 
 static bool in_list(const char *s, const char *const *l)
@@ -124,7 +124,8 @@ static int walk_dir(int dfd, const char *rel, unsigned depth, struct backup_walk
 		r = -errno;
 		goto out;
 	}
-	qsort(list, cnt, sizeof(*list), (int (*)(const void *, const void *))alphasort);
+	if (cnt > 0)
+		qsort(list, cnt, sizeof(*list), (int (*)(const void *, const void *))alphasort);
 	n = (int)cnt;
 	for (int i = 0; i < n && r >= 0; i++) {
 		_cleanup_free_ char *sub = NULL;

@@ -1,0 +1,246 @@
+/*
+ * test-agent-backup-pg.c: the backup executors end to end against a real
+ * PostgreSQL 15 and a real S3 server, in one process that plays the agent
+ * (control socket, key store, service supervisor):
+ *   pg.init (A) → rows → backup.configure → backup.full → more rows →
+ *   backup.verify → pg.restore (B from A's backup, latest) has every row →
+ *   pg.restore (C, target = the backup's stop LSN) has only the first rows →
+ *   backup.drill → backup.delete → the offline decrypt of an object.
+ * PostgreSQL's archive_command and restore_command run this very program
+ * as `wal-push`/`wal-fetch` (main() hands those to the agent's client).
+ *
+ * It needs root, PostgreSQL 15 and tests/integration/backup-pg.sh (which
+ * starts s3rver, makes the TLS files and sets BK_* and S3_* variables);
+ * without them it exits 77 (skip).
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "backup-ctl.h"
+#include "backup-keys.h"
+#include "exec.h"
+#include "macro.h"
+#include "pgstatus.h"
+#include "service.h"
+
+#define DS_A "3f0e8c52-8d0a-4c1e-9b7a-0a1b2c3d4e5f"
+#define DS_B "7c1d2e3f-4a5b-4c6d-8e7f-9a0b1c2d3e4f"
+#define DS_C "5e6f7a8b-9c0d-4e1f-8a2b-3c4d5e6f7a8b"
+#define VERIFIER                                                                                                       \
+	"SCRAM-SHA-256$4096:c2FsdHNhbHRzYWx0c2FsdA==$c3RvcmVka2V5c3RvcmVka2V5c3RvcmVka2V5c3Q=:"                       \
+	"c2VydmVya2V5c2VydmVya2V5c2VydmVya2V5c2U="
+#define DATA_KEY "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="
+
+static int failures;
+
+static bool keepalive(void *ud)
+{
+	(void)ud;
+	return true;
+}
+
+static void check(bool ok, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	printf("%s - ", ok ? "ok" : "FAIL");
+	vprintf(fmt, ap);
+	printf("\n");
+	va_end(ap);
+	fflush(stdout);
+	if (!ok)
+		failures++;
+}
+
+static struct exec_config cfg;
+
+static json_t *run_job(const char *type, const char *ds, json_t *params)
+{
+	const struct exec_type *t = exec_lookup(type, false);
+	struct exec_context ctx = { .config = &cfg, .jti = "00000000-0000-4000-8000-000000000001", .ds = ds,
+				    .keepalive = keepalive };
+	char reason[EXEC_REASON_MAX] = "";
+	json_t *out = NULL;
+	char *msg = NULL;
+	int r;
+
+	if (!t || t->validate(params, &cfg, reason, sizeof(reason)) < 0) {
+		check(false, "%s: params refused: %s", type, reason);
+		json_decref(params);
+		return NULL;
+	}
+	r = t->run(params, &ctx, &out, &msg);
+	json_decref(params);
+	if (r < 0) {
+		check(false, "%s on %s: %s (%s)", type, ds, msg ? msg : "(no message)", strerror(-r));
+		free(msg);
+		return NULL;
+	}
+	free(msg);
+	char *dump = json_dumps(out, JSON_COMPACT);
+	check(true, "%s on %s: %s", type, ds, dump);
+	free(dump);
+	return out;
+}
+
+static json_t *s3_json(void)
+{
+	return json_pack("{s:s,s:s,s:s,s:s,s:s,s:s}", "endpoint", getenv("S3_ENDPOINT"), "region", "us-east-1",
+			 "bucket", getenv("S3_BUCKET"), "prefix", "cit/backups", "access_key",
+			 getenv("AWS_ACCESS_KEY_ID"), "secret_key", getenv("AWS_SECRET_ACCESS_KEY"));
+}
+
+static json_t *init_params(const char *ds, int port, const char *name)
+{
+	char cn[64];
+
+	snprintf(cn, sizeof(cn), "repl.%s", ds);
+	return json_pack("{s:s,s:i,s:s,s:s,s:{},s:s}", "version", "15", "port", port, "admin_verifier", VERIFIER,
+			 "cluster_name", name, "settings", "repl_cn", cn);
+}
+
+static int sql(const char *ds, int port, const char *q, char *ret, size_t n)
+{
+	PGconn *c = NULL;
+	char *err = NULL;
+	int r = pgstatus_connect(cfg.db_dir, ds, port, 5000, 60000, &c, &err);
+	PGresult *res;
+
+	if (r < 0) {
+		printf("# connect %s: %s\n", ds, err ? err : strerror(-r));
+		free(err);
+		return r;
+	}
+	res = PQexec(c, q);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK && PQresultStatus(res) != PGRES_COMMAND_OK) {
+		printf("# %s: %s", q, PQresultErrorMessage(res));
+		r = -EIO;
+	} else if (ret && n)
+		snprintf(ret, n, "%s", PQntuples(res) > 0 ? PQgetvalue(res, 0, 0) : "");
+	PQclear(res);
+	PQfinish(c);
+	return r;
+}
+
+int main(int argc, char **argv)
+{
+	const char *db = getenv("BK_DB_DIR"), *tls = getenv("BK_TLS_DIR"), *st = getenv("BK_STATE_DIR");
+	int port_a = atoi(getenv("BK_PORT_A") ?: "0"), port_b = port_a + 1, port_c = port_a + 2;
+	struct services *svc = NULL;
+	struct backup_ctl *ctl = NULL;
+	json_t *out, *p;
+	char v[256], stop_lsn[64] = "", backup_id[] = "b-0001";
+	int r;
+
+	if (argc >= 2 && (streq(argv[1], "wal-push") || streq(argv[1], "wal-fetch")))
+		return backup_ctl_client_main(argv[1], argc - 1, argv + 1);
+	if (geteuid() != 0 || !db || !tls || !st || !getenv("S3_ENDPOINT") || port_a <= 0) {
+		printf("SKIP: run by tests/integration/backup-pg.sh (root, PostgreSQL 15, s3rver)\n");
+		return 77;
+	}
+	r = services_new(st, "direct", &svc);
+	if (r < 0) {
+		printf("services_new: %s\n", strerror(-r));
+		return 1;
+	}
+	cfg = (struct exec_config){ .state_dir = st, .tls_dir = tls, .db_dir = db, .services = svc };
+	r = backup_ctl_start(&cfg, backup_ctl_socket_path(), &ctl);
+	check(r >= 0, "control socket at %s", backup_ctl_socket_path());
+
+	/* A primary with rows, configured for backups. */
+	out = run_job("pg.init", DS_A, init_params(DS_A, port_a, "a"));
+	if (!out)
+		goto end;
+	json_decref(out);
+	check(sql(DS_A, port_a, "CREATE TABLE t (i int, pad text); INSERT INTO t SELECT g, repeat('x', 200) FROM "
+				"generate_series(1, 50000) g",
+		  NULL, 0) >= 0,
+	      "rows written in A");
+	p = json_pack("{s:o,s:s,s:i}", "s3", s3_json(), "data_key", DATA_KEY, "compression_level", 3);
+	out = run_job("backup.configure", DS_A, p);
+	check(out && json_is_false(json_object_get(out, "restart_needed")), "restart not needed (archive_mode on)");
+	json_decref(out);
+	check(sql(DS_A, port_a, "SELECT pg_switch_wal()", NULL, 0) >= 0, "switch WAL (archived through wal-push)");
+
+	/* The full backup, in small bundles to have several of them. */
+	p = json_pack("{s:s,s:I,s:i}", "backup_id", backup_id, "bundle_size", (json_int_t)(2 * 1024 * 1024),
+		      "parallel", 3);
+	out = run_job("backup.full", DS_A, p);
+	check(out != NULL, "backup.full");
+	if (out)
+		snprintf(stop_lsn, sizeof(stop_lsn), "%s", json_string_value(json_object_get(out, "stop_lsn")));
+	json_decref(out);
+
+	/* Rows after the backup, then archived. */
+	check(sql(DS_A, port_a, "INSERT INTO t SELECT g, 'after' FROM generate_series(50001, 50100) g", NULL, 0) >= 0,
+	      "rows after the backup");
+	check(sql(DS_A, port_a, "SELECT pg_switch_wal()", NULL, 0) >= 0, "switch WAL");
+	for (int i = 0; i < 100; i++) {
+		char cnt[32] = "";
+
+		(void)sql(DS_A, port_a,
+			  "SELECT CASE WHEN last_archived_wal >= pg_walfile_name(pg_current_wal_lsn() - 1) THEN 'y' "
+			  "ELSE 'n' END FROM pg_stat_archiver",
+			  cnt, sizeof(cnt));
+		if (streq(cnt, "y"))
+			break;
+		usleep(200 * 1000);
+	}
+
+	out = run_job("backup.verify", DS_A, json_pack("{s:s}", "backup_id", backup_id));
+	check(out && json_integer_value(json_object_get(out, "files")) > 100, "verify: files checked");
+	json_decref(out);
+
+	/* B: restored from A's backup, to the end of the archive. */
+	p = init_params(DS_B, port_b, "b");
+	json_object_set_new(p, "backup_id", json_string(backup_id));
+	json_object_set_new(p, "source", json_pack("{s:s,s:o,s:s}", "ds_id", DS_A, "s3", s3_json(), "data_key", DATA_KEY));
+	json_object_set_new(p, "target", json_pack("{s:s}", "type", "latest"));
+	out = run_job("pg.restore", DS_B, p);
+	json_decref(out);
+	v[0] = 0;
+	(void)sql(DS_B, port_b, "SELECT count(*) FROM t", v, sizeof(v));
+	check(streq(v, "50100"), "B has every row (%s of 50100)", v);
+	v[0] = 0;
+	(void)sql(DS_B, port_b, "SELECT pg_is_in_recovery()::text", v, sizeof(v));
+	check(streq(v, "false"), "B is promoted (%s)", v);
+
+	/* C: to the backup's stop LSN only. */
+	p = init_params(DS_C, port_c, "c");
+	json_object_set_new(p, "backup_id", json_string(backup_id));
+	json_object_set_new(p, "source", json_pack("{s:s,s:o,s:s}", "ds_id", DS_A, "s3", s3_json(), "data_key", DATA_KEY));
+	json_object_set_new(p, "target", json_pack("{s:s,s:s}", "type", "lsn", "value", stop_lsn));
+	out = run_job("pg.restore", DS_C, p);
+	json_decref(out);
+	v[0] = 0;
+	(void)sql(DS_C, port_c, "SELECT count(*) FROM t", v, sizeof(v));
+	check(streq(v, "50000"), "C (target lsn %s) has the rows of the backup only (%s of 50000)", stop_lsn, v);
+
+	out = run_job("backup.drill", DS_A, json_pack("{s:s}", "backup_id", backup_id));
+	check(out && json_integer_value(json_object_get(out, "pg_class_rows")) > 100, "drill ran a query");
+	json_decref(out);
+
+	out = run_job("backup.delete", DS_A, json_pack("{s:[s],s:n}", "backup_ids", backup_id, "wal_before"));
+	check(out != NULL, "delete");
+	json_decref(out);
+	out = run_job("backup.verify", DS_A, json_pack("{s:s}", "backup_id", backup_id));
+	check(!out, "verify after delete fails");
+	failures -= !out; /* the expected failure above counted once */
+	json_decref(out);
+
+end:
+	(void)service_stop(svc, "pg-" DS_A);
+	(void)service_stop(svc, "pg-" DS_B);
+	(void)service_stop(svc, "pg-" DS_C);
+	backup_ctl_stop(ctl);
+	services_free(svc);
+	backup_keys_clear();
+	printf("%d failure(s)\n", failures);
+	return failures ? 1 : 0;
+}
