@@ -458,6 +458,9 @@ int exec_backup_drill_run(json_t *params, const struct exec_context *ctx, json_t
 		      "ssl = off\n"
 		      "archive_mode = off\n"
 		      "hot_standby = on\n"
+		      "# at least the source's (pg.init's) values, or recovery stops\n"
+		      "max_wal_senders = 16\n"
+		      "max_replication_slots = 16\n"
 		      "logging_collector = off\n"
 		      "restore_command = '%s'\n"
 		      "recovery_target = 'immediate'\n"
@@ -478,9 +481,16 @@ int exec_backup_drill_run(json_t *params, const struct exec_context *ctx, json_t
 		goto out;
 	}
 	r = rs_pg_ctl(pg_ctl, (const char *const[]){ "-D", dir, "-l", log, "-w", "-t", "3600", "start", NULL }, ctx,
-		      ret_message);
-	if (r < 0)
+		      NULL);
+	if (r < 0) {
+		_cleanup_free_ char *text = NULL;
+		size_t len = 0;
+
+		(void)read_file_full(log, 1024 * 1024, &text, &len);
+		const char *tail = text ? proc_tail(text, 1000) : "";
+		r = RS_FAIL(r, "the drill instance did not start: %s", tail);
 		goto out;
+	}
 	conninfo = rs_msg("host=%s port=%d dbname=postgres user=postgres connect_timeout=10", dir, RESTORE_DRILL_PORT);
 	pg = conninfo ? PQconnectdb(conninfo) : NULL;
 	if (!pg || PQstatus(pg) != CONNECTION_OK) {
