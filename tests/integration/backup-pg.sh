@@ -55,7 +55,7 @@ case $out in *"$AWS_SECRET_ACCESS_KEY"*) h_fail "the S3 secret appears in the ou
 objs=$(find "$T/s3/data" -type f -name '*._S3rver_object' | wc -l)
 h_ok "s3rver holds $objs objects"
 if grep -rqa 'xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx' "$T/s3/data"; then h_fail "row data in clear in S3"; else h_ok "no row data in clear in S3"; fi
-seg=$(find "$T/s3/data" -path '*wal/00000001/0000000100000000000000*' -name '*._S3rver_object' | sort | head -1)
+seg=$(find "$T/s3/data" -path '*wal/00000001/000000010000000000000003*' -name '*._S3rver_object' | head -1)
 if [ -n "$seg" ]; then
 	name=wal/00000001/$(basename "$seg" ._S3rver_object)
 	printf '%s\n' AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8= >"$T/key"
@@ -68,4 +68,39 @@ if [ -n "$seg" ]; then
 else
 	h_fail "no WAL segment stored"
 fi
+
+# The offline sub-command on the backup that stayed (b-0002).
+cat >"$T/s3.ini" <<EOT
+[s3]
+endpoint = $S3_ENDPOINT
+region = us-east-1
+bucket = $S3_BUCKET
+prefix = cit/backups
+access_key = $AWS_ACCESS_KEY_ID
+secret_key = $AWS_SECRET_ACCESS_KEY
+EOT
+chmod 0600 "$T/s3.ini"
+DSA=3f0e8c52-8d0a-4c1e-9b7a-0a1b2c3d4e5f
+list=$("$AGENT_BIN" backup list --s3 "$T/s3.ini" --ds $DSA 2>&1)
+case $list in b-0002*) h_ok "backup list shows b-0002" ;; *) h_fail "backup list: $list" ;; esac
+case $list in *b-0001*) h_fail "backup list shows the deleted b-0001" ;; *) h_ok "deleted b-0001 not listed" ;; esac
+out=$("$AGENT_BIN" backup verify --s3 "$T/s3.ini" --key "$T/key" --ds $DSA --backup b-0002 2>&1)
+h_eq "offline verify ($out)" 0 "$?"
+out=$("$AGENT_BIN" backup restore --s3 "$T/s3.ini" --key "$T/key" --ds $DSA --backup b-0002 --to "$T/offline" 2>&1)
+h_eq "offline restore ($out)" 0 "$?"
+# It starts as it is (the WAL it needs is in pg_wal), on its own socket.
+chown -R postgres: "$T/offline"
+mkdir -p "$T/offline-run" && chown postgres "$T/offline-run"
+port=$((BK_PORT_A + 5))
+if runuser -u postgres -- /usr/lib/postgresql/15/bin/pg_ctl -D "$T/offline" -l "$T/offline-run/offline.log" -w -t 120 \
+	-o "-c port=$port -c listen_addresses='' -c unix_socket_directories='$T/offline-run' -c archive_mode=off -c ssl=off" start >"$T/pg_ctl.out" 2>&1; then
+	h_ok "offline restore starts"
+	n=$(runuser -u postgres -- /usr/lib/postgresql/15/bin/psql -h "$T/offline-run" -p $port -d postgres -Atc 'SELECT count(*) FROM t' 2>&1)
+	h_eq "offline restore has the rows" 50100 "$n"
+	runuser -u postgres -- /usr/lib/postgresql/15/bin/pg_ctl -D "$T/offline" -m fast -w stop >/dev/null 2>&1
+else
+	h_fail "offline restore starts: $(cat "$T/pg_ctl.out"; tail -5 "$T/offline-run/offline.log" 2>/dev/null)"
+fi
+# The control socket refuses a caller that owns nothing (nobody), through
+# the real client.
 h_end

@@ -14,6 +14,7 @@
  * without them it exits 77 (skip).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -236,6 +237,56 @@ int main(int argc, char **argv)
 	check(!out, "verify after delete fails");
 	json_decref(out);
 
+	/* wal-fetch writes a stored segment; pushing it again (a retry) is
+	 * success; a different file under a stored name is refused. */
+	{
+		struct backup_ctl_request req = { .op = BACKUP_CTL_WAL_FETCH, .ds = DS_A,
+						  .name = "000000010000000000000003" };
+		char path[600], *err = NULL;
+		int fd;
+
+		snprintf(path, sizeof(path), "%s/fetched", st);
+		fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+		r = backup_ctl_handle(&cfg, &req, fd, 0, &err);
+		check(r == 0 && lseek(fd, 0, SEEK_END) == 16 * 1024 * 1024, "wal-fetch of %s (%s)", req.name,
+		      err ? err : "");
+		free(err);
+		err = NULL;
+		req.op = BACKUP_CTL_WAL_PUSH;
+		r = backup_ctl_handle(&cfg, &req, fd, 0, &err);
+		check(r == 0, "push of the same contents again is success (%s)", err ? err : "");
+		free(err);
+		err = NULL;
+		close(fd);
+		snprintf(path, sizeof(path), "%s/" DS_A "/data/PG_VERSION", db);
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		r = backup_ctl_handle(&cfg, &req, fd, 0, &err);
+		check(r == -EEXIST && err && strstr(err, "DIFFERENT"), "different contents refused: %s", err ? err : "");
+		free(err);
+		err = NULL;
+		r = backup_ctl_handle(&cfg, &req, fd, 4242, &err);
+		check(r == -EPERM, "a caller that does not own the data directory is refused: %s", err ? err : "");
+		free(err);
+		err = NULL;
+		req.op = BACKUP_CTL_WAL_FETCH;
+		r = backup_ctl_handle(&cfg, &req, fd, 0, &err);
+		check(r == -EINVAL, "wal-fetch into a read-only descriptor is refused (%s)", err ? err : "");
+		free(err);
+		err = NULL;
+		close(fd);
+		snprintf(path, sizeof(path), "%s/fetched", st);
+		fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+		memcpy(req.name, "0000000100000000000000FF", 25);
+		r = backup_ctl_handle(&cfg, &req, fd, 0, &err);
+		check(r == -ENOENT, "wal-fetch of a name not archived: ENOENT (%s)", err ? err : "");
+		free(err);
+		close(fd);
+	}
+
+	/* A backup that stays, for the offline sub-command (backup-pg.sh). */
+	out = run_job("backup.full", DS_A, json_pack("{s:s}", "backup_id", "b-0002"));
+	check(out != NULL, "second backup.full (default bundle size and streams)");
+	json_decref(out);
 end:
 	(void)service_stop(svc, "pg-" DS_A);
 	(void)service_stop(svc, "pg-" DS_B);
