@@ -28,6 +28,7 @@
 #include "macro.h"
 #include "pgstatus.h"
 #include "service.h"
+#include "util.h"
 
 #define DS_A "3f0e8c52-8d0a-4c1e-9b7a-0a1b2c3d4e5f"
 #define DS_B "7c1d2e3f-4a5b-4c6d-8e7f-9a0b1c2d3e4f"
@@ -133,7 +134,8 @@ static int sql(const char *ds, int port, const char *q, char *ret, size_t n)
 int main(int argc, char **argv)
 {
 	const char *db = getenv("BK_DB_DIR"), *tls = getenv("BK_TLS_DIR"), *st = getenv("BK_STATE_DIR");
-	int port_a = atoi(getenv("BK_PORT_A") ?: "0"), port_b = port_a + 1, port_c = port_a + 2;
+	int64_t port64 = 0;
+	int port_a, port_b, port_c;
 	struct services *svc = NULL;
 	struct backup_ctl *ctl = NULL;
 	json_t *out, *p;
@@ -142,6 +144,10 @@ int main(int argc, char **argv)
 
 	if (argc >= 2 && (streq(argv[1], "wal-push") || streq(argv[1], "wal-fetch")))
 		return backup_ctl_client_main(argv[1], argc - 1, argv + 1);
+	(void)parse_int64(getenv("BK_PORT_A") ?: "0", 0, 65000, &port64);
+	port_a = (int)port64;
+	port_b = port_a + 1;
+	port_c = port_a + 2;
 	if (geteuid() != 0 || !db || !tls || !st || !getenv("S3_ENDPOINT") || port_a <= 0) {
 		printf("SKIP: run by tests/integration/backup-pg.sh (root, PostgreSQL 15, s3rver)\n");
 		return 77;
