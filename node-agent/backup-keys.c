@@ -187,6 +187,10 @@ int backup_target_client(const struct backup_target *t, unsigned parallel, struc
 		.virtual_hosted = t->virtual_hosted,
 		.ca_file = t->ca_file[0] ? t->ca_file : NULL,
 		.parallel = parallel,
+		/* Memory per stream is (parallel + 1) parts: the smallest parts
+		 * S3 takes keep a backup's streams well under the agent's budget
+		 * (10000 parts of 5 MiB: objects up to 48 GiB). */
+		.part_size = S3_PART_SIZE_MIN,
 	};
 
 	return s3_client_new(&c, ret);

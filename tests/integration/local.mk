@@ -18,6 +18,7 @@ INTEGRATION_TESTS = \
 	tests/integration/ds-external.sh \
 	tests/integration/provision-local.sh \
 	tests/integration/s3-client.sh \
-	tests/integration/backup-pg.sh
+	tests/integration/backup-pg.sh \
+	tests/integration/backup-journal.sh
 TESTS += $(INTEGRATION_TESTS)
 EXTRA_DIST += $(INTEGRATION_TESTS) tests/integration/lib.sh
