@@ -6,7 +6,9 @@
 # restore_command call it back as wal-push/wal-fetch):
 #   pg.init, backup.configure, backup.full (several bundles, 3 streams),
 #   backup.verify, pg.restore to the latest WAL and to the backup's stop
-#   LSN (row counts checked), backup.drill, backup.delete;
+#   LSN (row counts checked), a backup taken on a replica (pg_basebackup'd
+#   into a second db_dir, the primary archiving its stop segment),
+#   backup.drill, backup.delete;
 # then, on the objects s3rver stored: nothing in clear (no row text, no
 # PostgreSQL file header) and the offline `cairn-agent backup decrypt`.
 # Needs root, PostgreSQL 15, node and s3rver, else SKIP (77).

@@ -5,6 +5,7 @@
  *   pg.init (A) → rows → backup.configure → backup.full → more rows →
  *   backup.verify → pg.restore (B from A's backup, latest) has every row →
  *   pg.restore (C, target = the backup's stop LSN) has only the first rows →
+ *   backup.full on a replica of A (a second db_dir) →
  *   backup.drill → backup.delete → the offline decrypt of an object.
  * PostgreSQL's archive_command and restore_command run this very program
  * as `wal-push`/`wal-fetch` (main() hands those to the agent's client).
@@ -14,6 +15,7 @@
  * without them it exits 77 (skip).
  */
 #include <errno.h>
+#include <pthread.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <stdarg.h>
@@ -28,6 +30,8 @@
 #include "macro.h"
 #include "pgstatus.h"
 #include "service.h"
+#include "proc.h"
+#include "fileio.h"
 #include "util.h"
 
 #define DS_A "3f0e8c52-8d0a-4c1e-9b7a-0a1b2c3d4e5f"
@@ -62,18 +66,19 @@ static void check(bool ok, const char *fmt, ...)
 }
 
 static struct exec_config cfg;
+static struct exec_config *job_cfg = &cfg; /* the "node" run_job runs on */
 
 static json_t *run_job(const char *type, const char *ds, json_t *params)
 {
 	const struct exec_type *t = exec_lookup(type, false);
-	struct exec_context ctx = { .config = &cfg, .jti = "00000000-0000-4000-8000-000000000001", .ds = ds,
+	struct exec_context ctx = { .config = job_cfg, .jti = "00000000-0000-4000-8000-000000000001", .ds = ds,
 				    .keepalive = keepalive };
 	char reason[EXEC_REASON_MAX] = "";
 	json_t *out = NULL;
 	char *msg = NULL;
 	int r;
 
-	if (!t || t->validate(params, &cfg, reason, sizeof(reason)) < 0) {
+	if (!t || t->validate(params, job_cfg, reason, sizeof(reason)) < 0) {
 		check(false, "%s: params refused: %s", type, reason);
 		json_decref(params);
 		return NULL;
@@ -129,6 +134,54 @@ static int sql(const char *ds, int port, const char *q, char *ret, size_t n)
 	PQclear(res);
 	PQfinish(c);
 	return r;
+}
+
+/* Runs a program as postgres; 0 when it exited 0. */
+static int as_postgres(const char *const *argv)
+{
+	struct proc_result res = { 0 };
+	struct proc_spec spec = { .argv = argv, .user = "postgres", .timeout_ms = 300 * 1000 };
+	int r = proc_run(&spec, &res);
+
+	if (r >= 0 && res.exit_status != 0) {
+		printf("# %s: status %d: %s\n", argv[0], res.exit_status, proc_tail(*res.err ? res.err : res.out, 500));
+		r = -EIO;
+	}
+	proc_result_done(&res);
+	return r;
+}
+
+static int append(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "ae");
+	int r = 0;
+
+	if (!f)
+		return -errno;
+	if (fputs(text, f) < 0)
+		r = -EIO;
+	if (fclose(f) != 0)
+		r = -EIO;
+	return r;
+}
+
+struct switcher {
+	const char *ds;
+	int port;
+	volatile bool stop;
+};
+
+/* The primary switches WAL every second while a replica's backup waits
+ * for its stop segment (archive_timeout would, in 60 s). */
+static void *switcher_thread(void *arg)
+{
+	struct switcher *w = arg;
+
+	while (!w->stop) {
+		(void)sql(w->ds, w->port, "SELECT pg_switch_wal()", NULL, 0);
+		usleep(1000 * 1000);
+	}
+	return NULL;
 }
 
 int main(int argc, char **argv)
@@ -229,6 +282,64 @@ int main(int argc, char **argv)
 	v[0] = 0;
 	(void)sql(DS_C, port_c, "SELECT count(*) FROM t", v, sizeof(v));
 	check(streq(v, "50000"), "C (target lsn %s) has the rows of the backup only (%s of 50000)", stop_lsn, v);
+
+	/* A replica of A on "another node" (a second db_dir) takes a backup:
+	 * pg_backup_start on a standby, stop_wal archived by the primary. */
+	{
+		struct exec_config cfg2 = cfg;
+		char db2[512], data2[700], run2[700], base2[600], sock_a[600], port_s[16], conf[1200], hba[600],
+			log2[800];
+		struct pg_instance inst = { .version = "15", .port = port_a + 3 };
+		struct switcher w = { .ds = DS_A, .port = port_a };
+		pthread_t th;
+		uid_t uid;
+		gid_t gid;
+
+		snprintf(db2, sizeof(db2), "%s-replica", db);
+		snprintf(base2, sizeof(base2), "%s/" DS_A, db2);
+		snprintf(data2, sizeof(data2), "%s/data", base2);
+		snprintf(run2, sizeof(run2), "%s/run", base2);
+		snprintf(log2, sizeof(log2), "%s/log", run2);
+		snprintf(sock_a, sizeof(sock_a), "%s/" DS_A "/run", db);
+		snprintf(hba, sizeof(hba), "%s/" DS_A "/data/pg_hba.conf", db);
+		snprintf(port_s, sizeof(port_s), "%d", port_a);
+		(void)proc_user("postgres", &uid, &gid);
+		check(mkdir_p(run2, 0755) >= 0 && chown(base2, uid, gid) >= 0 && chown(run2, uid, gid) >= 0,
+		      "second node's directories");
+		check(append(hba, "local replication postgres peer map=cairn_local\n") >= 0 &&
+			      sql(DS_A, port_a, "SELECT pg_reload_conf()", NULL, 0) >= 0,
+		      "primary takes local replication (test only)");
+		check(as_postgres((const char *const[]){ "/usr/lib/postgresql/15/bin/pg_basebackup", "-h", sock_a, "-p",
+							 port_s, "-U", "postgres", "-D", data2, "-R", "-X", "stream",
+							 "-c", "fast", NULL }) >= 0,
+		      "pg_basebackup of A");
+		snprintf(conf, sizeof(conf), "port = %d\nunix_socket_directories = '%s'\nssl = off\n", inst.port, run2);
+		{
+			char *auto_conf = path_join(data2, "postgresql.auto.conf");
+
+			check(auto_conf && append(auto_conf, conf) >= 0, "replica settings");
+			free(auto_conf);
+		}
+		check(pgstatus_instance_save(db2, DS_A, &inst) >= 0, "replica instance.json");
+		check(as_postgres((const char *const[]){ "/usr/lib/postgresql/15/bin/pg_ctl", "-D", data2, "-l", log2,
+							 "-w", "-t", "120", "start", NULL }) >= 0,
+		      "replica started");
+		cfg2.db_dir = db2;
+		job_cfg = &cfg2;
+		pthread_create(&th, NULL, switcher_thread, &w);
+		out = run_job("backup.full", DS_A, json_pack("{s:s}", "backup_id", "b-replica"));
+		w.stop = true;
+		pthread_join(th, NULL);
+		job_cfg = &cfg;
+		check(out && streq(json_string_value(json_object_get(out, "role")) ?: "", "replica"),
+		      "backup taken on the replica");
+		json_decref(out);
+		out = run_job("backup.verify", DS_A, json_pack("{s:s}", "backup_id", "b-replica"));
+		check(out != NULL, "the replica's backup verifies");
+		json_decref(out);
+		(void)as_postgres((const char *const[]){ "/usr/lib/postgresql/15/bin/pg_ctl", "-D", data2, "-m", "fast",
+							 "-w", "stop", NULL });
+	}
 
 	out = run_job("backup.drill", DS_A, json_pack("{s:s}", "backup_id", backup_id));
 	check(out && json_integer_value(json_object_get(out, "pg_class_rows")) > 100, "drill ran a query");
