@@ -8,6 +8,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -30,6 +31,19 @@
 #include "util.h"
 
 #define DS "3f0e8c52-8d0a-4c1e-9b7a-0a1b2c3d4e5f"
+
+static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	return remove(path);
+}
+
+static void rm_rf(const char *dir)
+{
+	(void)nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+}
 
 static void test_wal_names(void **state)
 {
@@ -253,11 +267,7 @@ static void test_walk(void **state)
 	assert_non_null(msg);
 	assert_non_null(strstr(msg, "pg_tblspc/16384"));
 	free(msg);
-	char cmd[600];
-	snprintf(cmd, sizeof(cmd), "%s", dir);
-	(void)cmd;
-	/* cleanup */
-	unlink(sub);
+	rm_rf(dir);
 }
 
 static void hex_sha(const char *s, size_t n, char ret[65])
@@ -320,6 +330,33 @@ static void test_splitter(void **state)
 	assert_int_equal(backup_splitter_feed(&s, "hello", 5), -EEXIST);
 	backup_splitter_done(&s);
 	close(dfd);
+	rm_rf(dir);
+}
+
+static void test_status_annotate(void **state)
+{
+	char tmpl[] = "/tmp/test-bk-status.XXXXXX", *dir = mkdtemp(tmpl), sub[512];
+	json_t *dbs = json_pack("[{s:s},{s:s},{s:s}]", "ds", DS, "ds", "7c1d2e3f-4a5b-4c6d-8e7f-9a0b1c2d3e4f", "ds",
+				"5e6f7a8b-9c0d-4e1f-8a2b-3c4d5e6f7a8b");
+	struct backup_target t = { .ds = "5e6f7a8b-9c0d-4e1f-8a2b-3c4d5e6f7a8b" };
+
+	(void)state;
+	snprintf(sub, sizeof(sub), "%s/backup", dir);
+	assert_int_equal(mkdir_p(sub, 0700), 0);
+	put(sub, DS ".json", "{}");
+	assert_int_equal(backup_keys_set(&t), 0);
+	backup_status_annotate(dbs, dir);
+	json_t *b0 = json_object_get(json_array_get(dbs, 0), "backup");
+	assert_true(json_is_true(json_object_get(b0, "configured")));
+	assert_true(json_is_false(json_object_get(b0, "keys_loaded")));
+	assert_null(json_object_get(json_array_get(dbs, 1), "backup"));
+	json_t *b2 = json_object_get(json_array_get(dbs, 2), "backup");
+	assert_true(json_is_false(json_object_get(b2, "configured")));
+	assert_true(json_is_true(json_object_get(b2, "keys_loaded")));
+	backup_status_annotate(NULL, dir);
+	backup_keys_clear();
+	json_decref(dbs);
+	rm_rf(dir);
 }
 
 static void test_keys(void **state)
@@ -370,7 +407,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_wal_names), cmocka_unit_test(test_ctl_parse), cmocka_unit_test(test_manifest),
 		cmocka_unit_test(test_verdicts),  cmocka_unit_test(test_walk),	    cmocka_unit_test(test_splitter),
-		cmocka_unit_test(test_keys),
+		cmocka_unit_test(test_keys),	  cmocka_unit_test(test_status_annotate),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
