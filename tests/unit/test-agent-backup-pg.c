@@ -165,6 +165,19 @@ static int append(const char *path, const char *text)
 	return r;
 }
 
+/* Peak RSS of this process (the agent's part: PostgreSQL runs apart). */
+static void print_hwm(const char *when)
+{
+	char *text = NULL;
+
+	if (read_file_full("/proc/self/status", 64 * 1024, &text, NULL) >= 0) {
+		const char *h = strstr(text, "VmHWM:");
+		if (h)
+			printf("# %s: %.*s\n", when, (int)strcspn(h, "\n"), h);
+	}
+	free(text);
+}
+
 struct switcher {
 	const char *ds;
 	int port;
@@ -223,6 +236,19 @@ int main(int argc, char **argv)
 				"generate_series(1, 50000) g",
 		  NULL, 0) >= 0,
 	      "rows written in A");
+	/* BK_BIG_MB: an incompressible table of that size, for the memory
+	 * bound (backup-pg.sh's "big" mode, without sanitizers). */
+	if (getenv("BK_BIG_MB")) {
+		int64_t mb = 0;
+		char q[256];
+
+		(void)parse_int64(getenv("BK_BIG_MB"), 1, 100000, &mb);
+		snprintf(q, sizeof(q),
+			 "CREATE TABLE big AS SELECT g, decode(md5(random()::text) || md5(random()::text), 'hex') || "
+			 "gen_random_uuid()::text::bytea AS b FROM generate_series(1, %" PRId64 " * 1024 * 1024 / 110) g",
+			 mb);
+		check(sql(DS_A, port_a, q, NULL, 0) >= 0, "big table of about %" PRId64 " MiB", mb);
+	}
 	p = json_pack("{s:o,s:s,s:i}", "s3", s3_json(), "data_key", DATA_KEY, "compression_level", 3);
 	out = run_job("backup.configure", DS_A, p);
 	check(out && json_is_false(json_object_get(out, "restart_needed")), "restart not needed (archive_mode on)");
@@ -234,6 +260,7 @@ int main(int argc, char **argv)
 		      "parallel", 3);
 	out = run_job("backup.full", DS_A, p);
 	check(out != NULL, "backup.full");
+	print_hwm("after backup.full");
 	if (out)
 		snprintf(stop_lsn, sizeof(stop_lsn), "%s", json_string_value(json_object_get(out, "stop_lsn")));
 	json_decref(out);
@@ -268,6 +295,7 @@ int main(int argc, char **argv)
 	v[0] = 0;
 	(void)sql(DS_B, port_b, "SELECT count(*) FROM t", v, sizeof(v));
 	check(streq(v, "50100"), "B has every row (%s of 50100)", v);
+	print_hwm("after pg.restore");
 	v[0] = 0;
 	(void)sql(DS_B, port_b, "SELECT pg_is_in_recovery()::text", v, sizeof(v));
 	check(streq(v, "false"), "B is promoted (%s)", v);
