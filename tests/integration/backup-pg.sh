@@ -57,7 +57,7 @@ case $out in *"$AWS_SECRET_ACCESS_KEY"*) h_fail "the S3 secret appears in the ou
 objs=$(find "$T/s3/data" -type f -name '*._S3rver_object' | wc -l)
 h_ok "s3rver holds $objs objects"
 if grep -rqa 'xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx' "$T/s3/data"; then h_fail "row data in clear in S3"; else h_ok "no row data in clear in S3"; fi
-seg=$(find "$T/s3/data" -path '*wal/00000001/000000010000000000000003*' -name '*._S3rver_object' | head -1)
+seg=$(find "$T/s3/data" -path '*wal/00000001/0000000100000000000000*' -name '*._S3rver_object' | sort | tail -1)
 if [ -n "$seg" ]; then
 	name=wal/00000001/$(basename "$seg" ._S3rver_object)
 	printf '%s\n' AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8= >"$T/key"

@@ -205,7 +205,7 @@ int main(int argc, char **argv)
 	struct services *svc = NULL;
 	struct backup_ctl *ctl = NULL;
 	json_t *out, *p;
-	char v[256], stop_lsn[64] = "", backup_id[] = "b-0001";
+	char v[256], stop_lsn[64] = "", start_wal[25] = "000000010000000000000003", backup_id[] = "b-0001";
 	int r;
 
 	if (argc >= 2 && (streq(argv[1], "wal-push") || streq(argv[1], "wal-fetch")))
@@ -261,8 +261,10 @@ int main(int argc, char **argv)
 	out = run_job("backup.full", DS_A, p);
 	check(out != NULL, "backup.full");
 	print_hwm("after backup.full");
-	if (out)
+	if (out) {
 		snprintf(stop_lsn, sizeof(stop_lsn), "%s", json_string_value(json_object_get(out, "stop_lsn")));
+		snprintf(start_wal, sizeof(start_wal), "%s", json_string_value(json_object_get(out, "start_wal")));
+	}
 	json_decref(out);
 
 	/* Rows after the backup, then archived. */
@@ -385,11 +387,11 @@ int main(int argc, char **argv)
 	/* wal-fetch writes a stored segment; pushing it again (a retry) is
 	 * success; a different file under a stored name is refused. */
 	{
-		struct backup_ctl_request req = { .op = BACKUP_CTL_WAL_FETCH, .ds = DS_A,
-						  .name = "000000010000000000000003" };
+		struct backup_ctl_request req = { .op = BACKUP_CTL_WAL_FETCH, .ds = DS_A };
 		char path[600], *err = NULL;
 		int fd;
 
+		memcpy(req.name, start_wal, sizeof(start_wal));
 		snprintf(path, sizeof(path), "%s/fetched", st);
 		fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 		r = backup_ctl_handle(&cfg, &req, fd, 0, &err);
