@@ -543,3 +543,22 @@ void backup_status_annotate(json_t *databases, const char *state_dir)
 									 "keys_loaded", loaded));
 	}
 }
+
+int backup_self_path(char *buf, size_t size)
+{
+	static const char deleted[] = " (deleted)";
+	ssize_t n = readlink("/proc/self/exe", buf, size - 1);
+	size_t k;
+
+	if (n <= 0)
+		return n < 0 ? -errno : -ENOENT;
+	if ((size_t)n >= size - 1)
+		return -ENAMETOOLONG;
+	buf[n] = 0;
+	/* Replaced by a package upgrade while running: the new file is the
+	 * one PostgreSQL will run. */
+	k = (size_t)n;
+	if (k > sizeof(deleted) - 1 && streq(buf + k - (sizeof(deleted) - 1), deleted))
+		buf[k - (sizeof(deleted) - 1)] = 0;
+	return 0;
+}

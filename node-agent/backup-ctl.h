@@ -73,3 +73,7 @@ int backup_ctl_handle(const struct exec_config *cfg, const struct backup_ctl_req
  * report's `databases` array (NULL fine) whose datastore has a backup
  * configuration or keys here. */
 void backup_status_annotate(json_t *databases, const char *state_dir);
+
+/* The agent's own executable path (for archive_command and
+ * restore_command), without the " (deleted)" of a replaced binary. */
+int backup_self_path(char *buf, size_t size);

@@ -30,7 +30,7 @@ static const char *const walk_skip_any[] = {
 /* Files never stored at the top. */
 static const char *const walk_skip_top[] = {
 	"standby.signal", "recovery.signal", "backup_label", "backup_label.old", "tablespace_map",
-	"cairn-recovery.conf", "cairn-archive.conf", NULL,
+	"cairn-recovery.conf", "cairn-archive.conf", "cairn.restored", NULL,
 };
 
 static bool in_list(const char *s, const char *const *l)

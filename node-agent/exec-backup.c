@@ -194,11 +194,10 @@ static char *bk_render_archive_conf(const char *ds, char **ret_message)
 {
 	char self[BACKUP_PATH_MAX];
 	const char *sock = backup_ctl_socket_path();
-	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	int k = backup_self_path(self, sizeof(self));
 
-	if (n <= 0)
-		return BK_FAIL(NULL, "cannot find the agent's own path: %s", strerror(errno));
-	self[n] = 0;
+	if (k < 0)
+		return BK_FAIL(NULL, "cannot find the agent's own path: %s", strerror(-k));
 	if (!bk_shell_safe(self) || !bk_shell_safe(sock))
 		return BK_FAIL(NULL, "the agent's path or socket path has characters unsafe in archive_command");
 	return bk_msg("# Written by cairn-agent (backup.configure) for datastore %s: do not edit.\n"

@@ -217,12 +217,11 @@ char *backup_restore_command(const char *ds, char **ret_message)
 {
 	char self[BACKUP_PATH_MAX];
 	const char *sock = backup_ctl_socket_path();
-	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	int k = backup_self_path(self, sizeof(self));
 	bool def = streq(sock, BACKUP_CTL_SOCKET_DEFAULT);
 
-	if (n <= 0)
-		return RS_FAIL(NULL, "cannot find the agent's own path: %s", strerror(errno));
-	self[n] = 0;
+	if (k < 0)
+		return RS_FAIL(NULL, "cannot find the agent's own path: %s", strerror(-k));
 	if (!rs_shell_safe(self) || !rs_shell_safe(sock) || !rs_shell_safe(ds))
 		return RS_FAIL(NULL, "the agent's path or socket path has characters unsafe in restore_command");
 	return rs_msg("%s wal-fetch%s%s --ds %s %%f %%p", self, def ? "" : " --socket ", def ? "" : sock, ds);
@@ -320,8 +319,9 @@ int exec_pg_restore_run(json_t *params, const struct exec_context *ctx, json_t *
 	const char *source_ds = json_string_value(json_object_get(src, "ds_id"));
 	const char *backup_id = json_string_value(json_object_get(params, "backup_id"));
 	_cleanup_target_ struct backup_target *t = NULL;
-	_cleanup_free_ char *data = NULL, *tmp = NULL, *rec = NULL, *archive = NULL;
+	_cleanup_free_ char *data = NULL, *tmp = NULL, *rec = NULL, *archive = NULL, *replaced = NULL, *marker = NULL;
 	char reason[EXEC_REASON_MAX] = "";
+	bool in_place = false;
 	int r, state;
 
 	if (!exec_pg_ds_is_valid(ctx->ds))
@@ -345,11 +345,24 @@ int exec_pg_restore_run(json_t *params, const struct exec_context *ctx, json_t *
 	state = exec_pg_restore_prepare(ctx, ret_message);
 	if (state < 0)
 		return state;
-	if (state == 1) /* restored before: bring it up, finish recovery, set the roles */
-		return exec_pg_restore_finish(params, ctx, NULL, rec, ret_output, ret_message);
-
-	if (asprintf(&data, "%s/%s/data", ctx->config->db_dir, ctx->ds) < 0 || asprintf(&tmp, "%s.restore", data) < 0)
+	if (asprintf(&data, "%s/%s/data", ctx->config->db_dir, ctx->ds) < 0 || asprintf(&tmp, "%s.restore", data) < 0 ||
+	    asprintf(&replaced, "%s.replaced", data) < 0 || !(marker = path_join(data, RESTORE_MARKER)))
 		return -ENOMEM;
+	if (state == 1) {
+		_cleanup_free_ char *done = NULL;
+		struct pg_instance inst;
+
+		/* This backup restored before (a rerun): bring it up, finish
+		 * the recovery, set the roles. */
+		if (read_one_line(marker, 128, &done) >= 0 && streq(done, backup_id))
+			return exec_pg_restore_finish(params, ctx, NULL, rec, ret_output, ret_message);
+		/* In place (restore_in_place): the controller stopped it. */
+		if (pgstatus_instance_load(ctx->config->db_dir, ctx->ds, &inst) >= 0 &&
+		    pgstatus_ping(ctx->config->db_dir, ctx->ds, inst.port))
+			return RS_FAIL(-EBUSY, "PostgreSQL of %s is running: a restore in place needs it stopped first",
+				       ctx->ds);
+		in_place = true;
+	}
 	r = rs_rm_rf(tmp);
 	if (r < 0)
 		return RS_FAIL(r, "cannot remove the leftover %s: %s", tmp, strerror(-r));
@@ -363,13 +376,31 @@ int exec_pg_restore_run(json_t *params, const struct exec_context *ctx, json_t *
 	if (!archive)
 		return -ENOMEM;
 	(void)unlink(archive);
+	{
+		_cleanup_free_ char *line = rs_msg("%s\n", backup_id);
+		_cleanup_close_ int tfd = open(tmp, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+		if (!line || tfd < 0 || (r = rs_write_at(tfd, RESTORE_MARKER, line)) < 0)
+			return RS_FAIL(r < 0 ? r : -ENOMEM, "cannot write %s/%s", tmp, RESTORE_MARKER);
+	}
 	r = rs_chown_tree(tmp);
 	if (r < 0)
 		return RS_FAIL(r, "cannot give %s to postgres: %s", tmp, strerror(-r));
+	if (in_place) {
+		/* The old data stays aside until the restored one runs. */
+		r = rs_rm_rf(replaced);
+		if (r >= 0 && rename(data, replaced) < 0)
+			r = -errno;
+		if (r < 0)
+			return RS_FAIL(r, "cannot move %s aside: %s", data, strerror(-r));
+	}
 	r = exec_pg_restore_finish(params, ctx, tmp, rec, ret_output, ret_message);
-	if (r >= 0 && *ret_output)
+	if (r < 0)
+		return r;
+	(void)rs_rm_rf(replaced);
+	if (*ret_output)
 		(void)json_object_set_new(*ret_output, "backup_id", json_string(backup_id));
-	return r;
+	return 0;
 }
 
 /* ---- backup.drill ---- */

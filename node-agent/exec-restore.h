@@ -11,6 +11,7 @@
 #include "backup-keys.h"
 #include "exec.h"
 
+#define RESTORE_MARKER "cairn.restored" /* <PGDATA>/cairn.restored: the backup id restored there */
 #define RESTORE_DRILL_PORT 5432
 #define RESTORE_DRILL_TIMEOUT_MS (6 * 3600 * 1000)
 

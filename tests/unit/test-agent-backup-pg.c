@@ -434,6 +434,31 @@ int main(int argc, char **argv)
 	out = run_job("backup.full", DS_A, json_pack("{s:s}", "backup_id", "b-0002"));
 	check(out != NULL, "second backup.full (default bundle size and streams)");
 	json_decref(out);
+
+	/* pg.restore again on B (same backup): a rerun only brings it up. */
+	p = init_params(DS_B, port_b, "b");
+	json_object_set_new(p, "backup_id", json_string(backup_id));
+	json_object_set_new(p, "source", json_pack("{s:s,s:o,s:s}", "ds_id", DS_A, "s3", s3_json(), "data_key", DATA_KEY));
+	out = run_job("pg.restore", DS_B, p);
+	check(out != NULL, "pg.restore rerun on B");
+	json_decref(out);
+
+	/* In place: C (stopped) gets b-0002 instead of what it had. */
+	p = init_params(DS_C, port_c, "c");
+	json_object_set_new(p, "backup_id", json_string("b-0002"));
+	json_object_set_new(p, "source", json_pack("{s:s,s:o,s:s}", "ds_id", DS_A, "s3", s3_json(), "data_key", DATA_KEY));
+	expect_failure = true;
+	out = run_job("pg.restore", DS_C, json_deep_copy(p));
+	expect_failure = false;
+	check(!out, "pg.restore in place refused while C runs");
+	json_decref(out);
+	(void)service_stop(svc, "pg-" DS_C);
+	out = run_job("pg.restore", DS_C, p);
+	check(out != NULL, "pg.restore in place on C once stopped");
+	json_decref(out);
+	v[0] = 0;
+	(void)sql(DS_C, port_c, "SELECT count(*) FROM t", v, sizeof(v));
+	check(streq(v, "50100"), "C now has b-0002's rows (%s of 50100)", v);
 end:
 	(void)service_stop(svc, "pg-" DS_A);
 	(void)service_stop(svc, "pg-" DS_B);

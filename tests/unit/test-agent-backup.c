@@ -212,6 +212,8 @@ static void test_verdicts(void **state)
 	assert_int_equal(backup_walk_verdict("backup_label", false), BACKUP_WALK_SKIP);
 	assert_int_equal(backup_walk_verdict("backup_label.old", false), BACKUP_WALK_SKIP);
 	assert_int_equal(backup_walk_verdict("cairn-archive.conf", false), BACKUP_WALK_SKIP);
+	assert_int_equal(backup_walk_verdict("cairn-recovery.conf", false), BACKUP_WALK_SKIP);
+	assert_int_equal(backup_walk_verdict("cairn.restored", false), BACKUP_WALK_SKIP);
 	assert_int_equal(backup_walk_verdict("base/backup_label", false), BACKUP_WALK_INCLUDE);
 	assert_int_equal(backup_walk_verdict("base/5/1259", false), BACKUP_WALK_INCLUDE);
 	assert_int_equal(backup_walk_verdict("PG_VERSION", false), BACKUP_WALK_INCLUDE);
