@@ -23,6 +23,7 @@
 #include "fileio.h"
 #include "log.h"
 #include "macro.h"
+#include "pgstatus.h"
 #include "proc.h"
 #include "util.h"
 
@@ -524,23 +525,62 @@ fail:
 	return 1;
 }
 
-void backup_status_annotate(json_t *databases, const char *state_dir)
+/* pg_stat_archiver of a running primary into o (best effort). */
+static void ctl_archiver(const struct exec_config *cfg, const char *ds, json_t *o)
+{
+	struct pg_instance inst;
+	PGconn *c = NULL;
+	PGresult *res;
+	char *err = NULL;
+
+	if (pgstatus_instance_load(cfg->db_dir, ds, &inst) < 0 ||
+	    pgstatus_connect(cfg->db_dir, ds, inst.port, PGSTATUS_CONNECT_TIMEOUT_MS, PGSTATUS_STATEMENT_TIMEOUT_MS, &c,
+			     &err) < 0) {
+		free(err);
+		return;
+	}
+	res = PQexec(c, "SELECT extract(epoch FROM last_archived_time)::bigint, last_archived_wal, failed_count,"
+			" extract(epoch FROM last_failed_time)::bigint FROM pg_stat_archiver");
+	if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1) {
+		int64_t at = 0, failed = 0, failed_at = 0;
+
+		if (!PQgetisnull(res, 0, 0) && parse_int64(PQgetvalue(res, 0, 0), 0, INT64_MAX, &at) >= 0)
+			(void)json_object_set_new(o, "last_archived_at", json_integer(at));
+		if (!PQgetisnull(res, 0, 1))
+			(void)json_object_set_new(o, "last_archived_wal", json_string(PQgetvalue(res, 0, 1)));
+		if (parse_int64(PQgetvalue(res, 0, 2), 0, INT64_MAX, &failed) >= 0)
+			(void)json_object_set_new(o, "archive_failed_count", json_integer(failed));
+		if (!PQgetisnull(res, 0, 3) && parse_int64(PQgetvalue(res, 0, 3), 0, INT64_MAX, &failed_at) >= 0)
+			(void)json_object_set_new(o, "last_failed_at", json_integer(failed_at));
+	}
+	PQclear(res);
+	PQfinish(c);
+}
+
+void backup_status_annotate(json_t *databases, const struct exec_config *cfg)
 {
 	size_t i;
 	json_t *e;
 
 	json_array_foreach(databases, i, e) {
 		const char *ds = json_string_value(json_object_get(e, "ds"));
+		const char *role = json_string_value(json_object_get(e, "role"));
 		_cleanup_free_ char *conf = NULL;
 		bool configured, loaded;
+		json_t *b;
 
-		if (!ds || !(conf = backup_config_path(state_dir, ds)))
+		if (!ds || !(conf = backup_config_path(cfg->state_dir, ds)))
 			continue;
 		configured = access(conf, F_OK) == 0;
 		loaded = backup_keys_loaded(ds);
-		if (configured || loaded)
-			(void)json_object_set_new(e, "backup", json_pack("{s:b,s:b}", "configured", configured,
-									 "keys_loaded", loaded));
+		if (!configured && !loaded)
+			continue;
+		b = json_pack("{s:b,s:b}", "configured", configured, "keys_loaded", loaded);
+		if (!b)
+			continue;
+		if (configured && json_is_true(json_object_get(e, "running")) && role && streq(role, "primary"))
+			ctl_archiver(cfg, ds, b);
+		(void)json_object_set_new(e, "backup", b);
 	}
 }
 

@@ -71,8 +71,11 @@ int backup_ctl_handle(const struct exec_config *cfg, const struct backup_ctl_req
 
 /* Adds "backup": {"configured", "keys_loaded"} to each entry of a status
  * report's `databases` array (NULL fine) whose datastore has a backup
- * configuration or keys here. */
-void backup_status_annotate(json_t *databases, const char *state_dir);
+ * configuration or keys here; for a configured, running primary also
+ * pg_stat_archiver's "last_archived_at" (Unix s), "last_archived_wal",
+ * "archive_failed_count", "last_failed_at" (bounded by pgstatus's
+ * timeouts; left out when the server does not answer). */
+void backup_status_annotate(json_t *databases, const struct exec_config *cfg);
 
 /* The agent's own executable path (for archive_command and
  * restore_command), without the " (deleted)" of a replaced binary. */

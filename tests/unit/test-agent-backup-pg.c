@@ -255,6 +255,19 @@ int main(int argc, char **argv)
 	json_decref(out);
 	check(sql(DS_A, port_a, "SELECT pg_switch_wal()", NULL, 0) >= 0, "switch WAL (archived through wal-push)");
 
+	{
+		json_t *dbs = json_pack("[{s:s,s:b,s:s}]", "ds", DS_A, "running", 1, "role", "primary");
+		json_t *b;
+
+		backup_status_annotate(dbs, &cfg);
+		b = json_object_get(json_array_get(dbs, 0), "backup");
+		check(json_is_true(json_object_get(b, "keys_loaded")) &&
+			      json_is_string(json_object_get(b, "last_archived_wal")),
+		      "status: backup configured, keys loaded, archiver seen (%s)",
+		      json_string_value(json_object_get(b, "last_archived_wal")) ?: "none");
+		json_decref(dbs);
+	}
+
 	/* The full backup, in small bundles to have several of them. */
 	p = json_pack("{s:s,s:I,s:i}", "backup_id", backup_id, "bundle_size", (json_int_t)(2 * 1024 * 1024),
 		      "parallel", 3);

@@ -347,7 +347,8 @@ static void test_status_annotate(void **state)
 	assert_int_equal(mkdir_p(sub, 0700), 0);
 	put(sub, DS ".json", "{}");
 	assert_int_equal(backup_keys_set(&t), 0);
-	backup_status_annotate(dbs, dir);
+	struct exec_config scfg = { .state_dir = dir, .db_dir = dir };
+	backup_status_annotate(dbs, &scfg);
 	json_t *b0 = json_object_get(json_array_get(dbs, 0), "backup");
 	assert_true(json_is_true(json_object_get(b0, "configured")));
 	assert_true(json_is_false(json_object_get(b0, "keys_loaded")));
@@ -355,7 +356,7 @@ static void test_status_annotate(void **state)
 	json_t *b2 = json_object_get(json_array_get(dbs, 2), "backup");
 	assert_true(json_is_false(json_object_get(b2, "configured")));
 	assert_true(json_is_true(json_object_get(b2, "keys_loaded")));
-	backup_status_annotate(NULL, dir);
+	backup_status_annotate(NULL, &scfg);
 	backup_keys_clear();
 	json_decref(dbs);
 	rm_rf(dir);
