@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
@@ -307,4 +308,21 @@ int backup_target_from_json(const char *ds, json_t *s3, json_t *data_key, int le
 fail:
 	backup_target_wipe(t);
 	return r;
+}
+
+void backup_forget(const char *state_dir, const char *ds)
+{
+	char *p;
+
+	backup_keys_drop(ds);
+	if (!state_dir)
+		return;
+	if (asprintf(&p, "%s/backup/%s.json", state_dir, ds) >= 0) {
+		(void)unlink(p);
+		free(p);
+	}
+	if (asprintf(&p, "%s/backup/%s.ca.pem", state_dir, ds) >= 0) {
+		(void)unlink(p);
+		free(p);
+	}
 }

@@ -94,3 +94,7 @@ void backup_keys_drop(const char *ds);
 
 /* Wipes every entry (tests, shutdown). */
 void backup_keys_clear(void);
+
+/* pg.destroy: drops the keys of ds and removes its non-secret backup
+ * files under state_dir (the stored objects stay). */
+void backup_forget(const char *state_dir, const char *ds);

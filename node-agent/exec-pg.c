@@ -25,6 +25,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "backup-keys.h"
 #include "exec-exporter.h"
 #include "exec-pg.h"
 #include "exec-pkg.h"
@@ -1608,6 +1609,8 @@ int exec_pg_destroy_run(json_t *params, const struct exec_context *ctx, json_t *
 			return PG_FAIL(r, "cannot remove %s: %s", paths[i], strerror(-r));
 		json_array_append_new(removed, json_string(paths[i]));
 	}
+	/* The datastore's backup target goes with it (the objects stay). */
+	backup_forget(ctx->config->state_dir, ctx->ds);
 	*ret_output = json_pack("{s:O}", "removed", removed);
 	return *ret_output ? 0 : -ENOMEM;
 }
