@@ -26,6 +26,7 @@
 #include "backup-manifest.h"
 #include "backup-wal.h"
 #include "backup-walk.h"
+#include "exec.h"
 #include "fileio.h"
 #include "macro.h"
 #include "util.h"
@@ -405,12 +406,92 @@ static void test_keys(void **state)
 	backup_target_wipe(&got);
 }
 
+#define S3OK "{\"endpoint\":\"https://s3.example:9000\",\"bucket\":\"db-backups\",\"prefix\":\"cairn\",\"access_key\":\"AK\",\"secret_key\":\"SECRETVALUE\"}"
+#define KEYOK "\"AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=\""
+#define VER "SCRAM-SHA-256$4096:c2FsdHNhbHRzYWx0c2FsdA==$c3RvcmVka2V5c3RvcmVka2V5c3RvcmVka2V5c3Q=:c2VydmVya2V5c2VydmVya2V5c2VydmVya2V5c2U="
+#define INIT "\"repl_cn\":\"repl." DS "\",\"version\":\"15\",\"port\":5432,\"settings\":{},\"cluster_name\":\"x\",\"admin_verifier\":\"" VER "\""
+
+static void expect_schema(const char *type, const char *params, bool ok, const char *needle)
+{
+	static const struct exec_config cfg = { .state_dir = "/var/lib/cairn", .db_dir = "/var/lib/cairn-db",
+						.tls_dir = "/etc/cairn/tls" };
+	const struct exec_type *t = exec_lookup(type, false);
+	json_t *p = json_loads(params, 0, NULL);
+	char reason[EXEC_REASON_MAX] = "";
+	int r;
+
+	assert_non_null(t);
+	if (!p)
+		fail_msg("bad test JSON: %s", params);
+	r = t->validate(p, &cfg, reason, sizeof(reason));
+	json_decref(p);
+	if (ok && r != 0)
+		fail_msg("%s %s refused: %s", type, params, reason);
+	if (!ok && r != -EINVAL)
+		fail_msg("%s %s accepted", type, params);
+	if (needle && !strstr(reason, needle))
+		fail_msg("%s: reason '%s' lacks '%s'", type, reason, needle);
+	if (strstr(reason, "SECRETVALUE") || strstr(reason, "AAECAwQF") || strstr(reason, "4096:"))
+		fail_msg("%s: a secret in the reason '%s'", type, reason);
+}
+
+static void test_schemas(void **state)
+{
+	(void)state;
+	expect_schema("backup.configure", "{\"s3\":" S3OK ",\"data_key\":" KEYOK "}", true, NULL);
+	expect_schema("backup.configure", "{\"s3\":" S3OK ",\"data_key\":" KEYOK ",\"compression_level\":19}", true,
+		      NULL);
+	expect_schema("backup.configure", "{\"s3\":" S3OK ",\"data_key\":" KEYOK ",\"compression_level\":20}", false,
+		      "compression_level");
+	expect_schema("backup.configure", "{\"s3\":" S3OK ",\"data_key\":\"c2hvcnQ=\"}", false, "data_key");
+	expect_schema("backup.configure", "{\"s3\":" S3OK ",\"data_key\":" KEYOK ",\"x\":1}", false, "unknown member");
+	expect_schema("backup.configure",
+		      "{\"s3\":{\"endpoint\":\"ftp://x\",\"bucket\":\"b\",\"access_key\":\"a\",\"secret_key\":\"SECRETVALUE\"},"
+		      "\"data_key\":" KEYOK "}",
+		      false, "endpoint");
+	expect_schema("backup.configure",
+		      "{\"s3\":{\"endpoint\":\"https://x\",\"bucket\":\"b\",\"access_key\":\"a\"},\"data_key\":" KEYOK "}",
+		      false, "secret_key");
+	expect_schema("backup.full", "{\"backup_id\":\"b-1\"}", true, NULL);
+	expect_schema("backup.full", "{\"backup_id\":\"b-1\",\"bundle_size\":268435456,\"parallel\":2}", true, NULL);
+	expect_schema("backup.full", "{\"backup_id\":\"../b\"}", false, "backup_id");
+	expect_schema("backup.full", "{\"backup_id\":\"b\",\"parallel\":0}", false, "parallel");
+	expect_schema("backup.full", "{\"backup_id\":\"b\",\"bundle_size\":1}", false, "bundle_size");
+	expect_schema("backup.verify", "{\"backup_id\":\"b\"}", true, NULL);
+	expect_schema("backup.drill", "{\"backup_id\":\"b\",\"x\":1}", false, "unknown member");
+	expect_schema("backup.delete", "{\"backup_ids\":[\"a\",\"b\"],\"wal_before\":\"000000010000000000000003\"}",
+		      true, NULL);
+	expect_schema("backup.delete", "{\"backup_ids\":[],\"wal_before\":null}", true, NULL);
+	expect_schema("backup.delete", "{\"backup_ids\":[\"a/b\"]}", false, "backup_ids[0]");
+	expect_schema("backup.delete", "{\"backup_ids\":[],\"wal_before\":\"x\"}", false, "wal_before");
+	expect_schema("pg.restore",
+		      "{" INIT ",\"backup_id\":\"b\",\"source\":{\"ds_id\":\"" DS "\",\"s3\":" S3OK
+		      ",\"data_key\":" KEYOK "},\"target\":{\"type\":\"time\",\"value\":\"2026-11-23T10:00:00Z\"}}",
+		      true, NULL);
+	expect_schema("pg.restore",
+		      "{" INIT ",\"backup_id\":\"b\",\"source\":{\"ds_id\":\"" DS "\",\"s3\":" S3OK
+		      ",\"data_key\":" KEYOK "},\"target\":{\"type\":\"lsn\",\"value\":\"0/3000138\"}}",
+		      true, NULL);
+	expect_schema("pg.restore",
+		      "{" INIT ",\"backup_id\":\"b\",\"source\":{\"ds_id\":\"" DS "\",\"s3\":" S3OK
+		      ",\"data_key\":" KEYOK "},\"target\":{\"type\":\"time\",\"value\":\"now'; DROP\"}}",
+		      false, "target");
+	expect_schema("pg.restore",
+		      "{" INIT ",\"backup_id\":\"b\",\"source\":{\"ds_id\":\"" DS "\",\"s3\":" S3OK
+		      ",\"data_key\":" KEYOK "},\"target\":{\"type\":\"lsn\",\"value\":\"0/3000138'\"}}",
+		      false, "target");
+	expect_schema("pg.restore",
+		      "{" INIT ",\"backup_id\":\"b\",\"source\":{\"ds_id\":\"../x\",\"s3\":" S3OK ",\"data_key\":" KEYOK "}}",
+		      false, "source.ds_id");
+	expect_schema("pg.restore", "{" INIT ",\"backup_id\":\"b\"}", false, "source");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_wal_names), cmocka_unit_test(test_ctl_parse), cmocka_unit_test(test_manifest),
 		cmocka_unit_test(test_verdicts),  cmocka_unit_test(test_walk),	    cmocka_unit_test(test_splitter),
-		cmocka_unit_test(test_keys),	  cmocka_unit_test(test_status_annotate),
+		cmocka_unit_test(test_keys),	  cmocka_unit_test(test_status_annotate), cmocka_unit_test(test_schemas),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
