@@ -18,6 +18,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <sys/wait.h>
 
 #include <cmocka.h>
 
@@ -486,12 +487,72 @@ static void test_schemas(void **state)
 	expect_schema("pg.restore", "{" INIT ",\"backup_id\":\"b\"}", false, "source");
 }
 
+/* Runs the wal-push/wal-fetch client in a child (as uid when not 0);
+ * returns its exit status. */
+static int run_client(const char *sock, const char *verb, const char *a, const char *b, uid_t uid)
+{
+	pid_t pid = fork();
+	int st = 0;
+
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		char *argv[] = { (char *)verb, (char *)"--socket", (char *)sock, (char *)"--ds", (char *)DS,
+				 (char *)a, (char *)b, NULL };
+
+		if (uid != 0 && (setgid(uid) < 0 || setuid(uid) < 0))
+			_exit(99);
+		_exit(backup_ctl_client_main(verb, 7, argv));
+	}
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
+}
+
+/* The real socket: SCM_RIGHTS, SO_PEERCRED, one line each way. */
+static void test_ctl_socket(void **state)
+{
+	char tmpl[] = "/tmp/test-bk-ctl.XXXXXX", *dir = mkdtemp(tmpl), sock[256], seg[256], fetched[256];
+	struct exec_config cfg = { 0 };
+	struct backup_ctl *s = NULL;
+
+	(void)state;
+	if (geteuid() != 0)
+		skip();
+	assert_non_null(dir);
+	assert_int_equal(chmod(dir, 0755), 0);
+	cfg = (struct exec_config){ .state_dir = dir, .db_dir = dir };
+	snprintf(sock, sizeof(sock), "%s/run/agent.sock", dir);
+	snprintf(seg, sizeof(seg), "%s/000000010000000000000003", dir);
+	snprintf(fetched, sizeof(fetched), "%s/fetched", dir);
+	put(dir, "000000010000000000000003", "wal bytes");
+	assert_int_equal(chmod(seg, 0644), 0);
+	assert_int_equal(backup_ctl_start(&cfg, sock, &s), 0);
+	/* Root, no backup configured: success without storing. */
+	assert_int_equal(run_client(sock, "wal-push", seg, "000000010000000000000003", 0), 0);
+	/* nobody owns no data directory: refused. */
+	assert_int_equal(run_client(sock, "wal-push", seg, "000000010000000000000003", 65534), 1);
+	/* Configured but no keys: wal-push fails, PostgreSQL keeps the WAL. */
+	char sub[300];
+	snprintf(sub, sizeof(sub), "%s/backup", dir);
+	assert_int_equal(mkdir_p(sub, 0700), 0);
+	put(sub, DS ".json", "{}");
+	assert_int_equal(run_client(sock, "wal-push", seg, "000000010000000000000003", 0), 1);
+	/* wal-fetch without keys fails and leaves no partial file. */
+	assert_int_equal(run_client(sock, "wal-fetch", "000000010000000000000003", fetched, 0), 1);
+	assert_int_equal(access(fetched, F_OK), -1);
+	/* A name that is not a WAL file never leaves the client. */
+	assert_int_equal(run_client(sock, "wal-push", seg, "../../etc/passwd", 0), 1);
+	backup_ctl_stop(s);
+	assert_int_equal(access(sock, F_OK), -1);
+	rm_rf(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_wal_names), cmocka_unit_test(test_ctl_parse), cmocka_unit_test(test_manifest),
 		cmocka_unit_test(test_verdicts),  cmocka_unit_test(test_walk),	    cmocka_unit_test(test_splitter),
 		cmocka_unit_test(test_keys),	  cmocka_unit_test(test_status_annotate), cmocka_unit_test(test_schemas),
+		cmocka_unit_test(test_ctl_socket),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
