@@ -24,6 +24,8 @@
 #include <openssl/x509.h>
 
 #include "agent.h"
+#include "backup-ctl.h"
+#include "backup-keys.h"
 #include "enroll.h"
 #include "fileio.h"
 #include "job.h"
@@ -279,10 +281,16 @@ static void agent_supervisor_stop(struct agent *a)
 	a->supervisor_running = false;
 }
 
+/* The control socket of wal-push/wal-fetch (one per process). */
+static struct backup_ctl *agent_ctl;
+
 static void agent_free(struct agent *a)
 {
 	if (!a)
 		return;
+	backup_ctl_stop(agent_ctl);
+	agent_ctl = NULL;
+	backup_keys_clear();
 	/* The services keep running: they are the node's databases, adopted
 	 * by the next agent (service.h). */
 	agent_supervisor_stop(a);
@@ -512,8 +520,16 @@ static int agent_seen(struct agent *a, const char *jti)
 	return r;
 }
 
+static bool agent_type_has_secrets(const char *type)
+{
+	const struct cairn_job_type_info *t = cairn_job_type_lookup(type);
+
+	return t && t->secrets;
+}
+
 static int agent_handle_job(struct agent *a, const char *jws, size_t len)
 {
+	bool secret;
 	struct verify_ctx vctx = {
 		.node_id = a->node_id,
 		.keyring = a->keyring,
@@ -546,10 +562,14 @@ static int agent_handle_job(struct agent *a, const char *jws, size_t len)
 	memcpy(e.jti, vr.jti, UUID_STRING_MAX);
 	e.seq = vr.claims.seq;
 	e.type = strdup(vr.claims.type);
-	e.jws = strndup(jws, len);
+	/* A job with secret params is journaled without its JWS: secrets
+	 * never reach the disk, and after a crash it is reported interrupted
+	 * (docs/backups.md "Secret job parameters"). */
+	secret = agent_type_has_secrets(vr.claims.type);
+	e.jws = secret ? NULL : strndup(jws, len);
 	e.state = JOURNAL_ACCEPTED;
 	e.received_at = now_s();
-	if (!e.type || !e.jws) {
+	if (!e.type || (!e.jws && !secret)) {
 		r = -ENOMEM;
 		goto out;
 	}
@@ -598,6 +618,15 @@ static int agent_resume(struct agent *a, const char *jti)
 	 * agent_run_entry(). */
 	if (a->journal_open > 0)
 		a->journal_open--;
+	if (!e.jws && agent_type_has_secrets(e.type)) {
+		_cleanup_json_ json_t *res = agent_result(
+			"interrupted", "the agent restarted; jobs with secret parameters are not kept on disk", NULL);
+
+		log_notice("job %s: %s was not journaled with its secrets: reported interrupted", jti, e.type);
+		r = res ? agent_finish(a, &e, res) : -ENOMEM;
+		journal_entry_done(&e);
+		return r;
+	}
 	if (!e.jws || jws_parse(e.jws, strlen(e.jws), &jws, NULL, &why) < 0)
 		why = "stored job unreadable";
 	else if (job_claims_from_json(jws->payload, &c, &why) < 0)
@@ -833,6 +862,11 @@ static int agent_start(struct agent *a)
 	r = agent_supervisor_start(a);
 	if (r < 0)
 		return log_error_errno(r, "cannot start the service supervisor thread");
+	/* Without the control socket WAL archiving waits (PostgreSQL keeps
+	 * the WAL and retries); nothing else does. */
+	r = backup_ctl_start(&a->exec_config, backup_ctl_socket_path(), &agent_ctl);
+	if (r < 0)
+		log_warning_errno(r, "cannot open the control socket %s: WAL archiving waits", backup_ctl_socket_path());
 
 	r = journal_open(dir, &a->journal);
 	if (r < 0)

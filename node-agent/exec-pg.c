@@ -25,6 +25,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "backup-keys.h"
 #include "exec-exporter.h"
 #include "exec-pg.h"
 #include "exec-pkg.h"
@@ -440,6 +441,12 @@ char *exec_pg_render_postgresql_conf(const struct exec_pg_conf *c)
 		    "max_replication_slots = %d\n"
 		    "hot_standby = on\n"
 		    "cluster_name = %s\n"
+		    "# WAL archiving is always on; its command is set by backup.configure\n"
+		    "# in " EXEC_PG_ARCHIVE_CONF " (none configured: nothing is kept).\n"
+		    "archive_mode = on\n"
+		    "archive_command = '/bin/true'\n"
+		    "include_if_exists '" EXEC_PG_ARCHIVE_CONF "'\n"
+		    "include_if_exists '" EXEC_PG_RECOVERY_CONF "'\n"
 		    "\n"
 		    "include_if_exists '" EXEC_PG_SETTINGS_CONF "'\n",
 		    c->ds, c->port, qcert, qkey, qca, qsock, PG_MAX_WAL_SENDERS, PG_MAX_REPLICATION_SLOTS, qname);
@@ -1602,6 +1609,92 @@ int exec_pg_destroy_run(json_t *params, const struct exec_context *ctx, json_t *
 			return PG_FAIL(r, "cannot remove %s: %s", paths[i], strerror(-r));
 		json_array_append_new(removed, json_string(paths[i]));
 	}
+	/* The datastore's backup target goes with it (the objects stay). */
+	backup_forget(ctx->config->state_dir, ctx->ds);
 	*ret_output = json_pack("{s:O}", "removed", removed);
 	return *ret_output ? 0 : -ENOMEM;
+}
+
+int exec_pg_restore_finish(json_t *params, const struct exec_context *ctx, const char *tmp, const char *recovery_conf,
+			   json_t **ret_output, char **ret_message)
+{
+	const char *version = json_string_value(json_object_get(params, "version"));
+	const char *cluster_name = json_string_value(json_object_get(params, "cluster_name"));
+	const char *verifier = json_string_value(json_object_get(params, "admin_verifier"));
+	int port = (int)json_integer_value(json_object_get(params, "port"));
+	json_t *settings = json_object_get(params, "settings");
+	_cleanup_(pg_paths_done) struct pg_paths p = { 0 };
+	_cleanup_pgconn_ PGconn *c = NULL;
+	_cleanup_free_ char *rec = NULL;
+	int r;
+
+	if ((r = pg_check_ds_params(ctx, params, ret_message)) < 0 || (r = pg_paths_get(ctx, &p, ret_message)) < 0 ||
+	    (r = pg_check_tls(&p, false, ret_message)) < 0)
+		return r;
+	if (tmp) {
+		r = pg_write_confs(ctx, tmp, port, cluster_name, settings, ret_message);
+		if (r < 0)
+			return r;
+		if ((r = pg_write(tmp, EXEC_PG_RECOVERY_CONF, recovery_conf, 0600, ret_message)) < 0 ||
+		    (r = pg_write(tmp, "recovery.signal", "", 0600, ret_message)) < 0)
+			return r;
+		r = pg_install_data(tmp, p.data, ret_message);
+		if (r < 0)
+			return r;
+	}
+	r = pg_bring_up(ctx, &p, version, port, &c, ret_message);
+	if (r < 0)
+		return r;
+	/* Recovery ends with the promotion (recovery_target_action). */
+	for (;;) {
+		_cleanup_pgresult_ PGresult *res = NULL;
+
+		r = pg_sql(c, "SELECT pg_is_in_recovery()", 0, NULL, &res, ret_message);
+		if (r < 0)
+			return r;
+		if (streq(PQgetvalue(res, 0, 0), "f"))
+			break;
+		if (!ctx->keepalive(ctx->userdata))
+			return -ECANCELED;
+		(void)usleep(500 * 1000);
+	}
+	/* The recovery settings must not reach replicas cloned from here. */
+	rec = path_join(p.data, EXEC_PG_RECOVERY_CONF);
+	if (!rec)
+		return -ENOMEM;
+	if (unlink(rec) < 0 && errno != ENOENT)
+		return PG_FAIL(-errno, "cannot remove %s: %s", rec, strerror(errno));
+	r = pg_reload(ctx, &p, c, ret_message);
+	if (r < 0)
+		return r;
+	r = pg_roles(c, verifier, ret_message);
+	if (r < 0)
+		return r;
+	return pg_identity(c, ret_output, ret_message);
+}
+
+int exec_pg_check_init_params(json_t *params, char *reason, size_t reason_len)
+{
+	int r;
+
+	if ((r = pg_check_version(params, reason, reason_len)) < 0 ||
+	    (r = pg_check_port(params, "port", reason, reason_len)) < 0 ||
+	    (r = exec_pg_check_settings(json_object_get(params, "settings"), reason, reason_len)) < 0 ||
+	    (r = pg_check_repl_cn(params, reason, reason_len)) < 0 ||
+	    (r = pg_check_cluster_name(params, reason, reason_len)) < 0)
+		return r;
+	if (!pg_verifier_is_valid(json_string_value(json_object_get(params, "admin_verifier"))))
+		return exec_reason(reason, reason_len, "admin_verifier: expected a SCRAM-SHA-256 verifier");
+	return 0;
+}
+
+int exec_pg_restore_prepare(const struct exec_context *ctx, char **ret_message)
+{
+	_cleanup_(pg_paths_done) struct pg_paths p = { 0 };
+	int r;
+
+	if ((r = pg_paths_get(ctx, &p, ret_message)) < 0 || (r = pg_prepare_dirs(ctx, &p, ret_message)) < 0 ||
+	    (r = pg_check_tls(&p, false, ret_message)) < 0)
+		return r;
+	return pg_data_state(&p, ctx->ds, ret_message);
 }

@@ -22,6 +22,8 @@
 #define EXEC_PG_MARKER "cairn.ds"        /* <PGDATA>/cairn.ds: the ds id that owns it */
 #define EXEC_PG_INITDB_CONF "postgresql.initdb.conf" /* initdb's postgresql.conf, included */
 #define EXEC_PG_SETTINGS_CONF "cairn.conf"
+#define EXEC_PG_ARCHIVE_CONF "cairn-archive.conf"   /* backup.configure's archiving settings */
+#define EXEC_PG_RECOVERY_CONF "cairn-recovery.conf" /* pg.restore's, removed after the promotion */
 
 /* What the agent's postgresql.conf says about one instance. */
 struct exec_pg_conf {
@@ -69,3 +71,22 @@ int exec_pg_service_validate(json_t *params, const struct exec_config *cfg, char
 int exec_pg_service_run(json_t *params, const struct exec_context *ctx, json_t **ret_output, char **ret_message);
 int exec_pg_destroy_validate(json_t *params, const struct exec_config *cfg, char *reason, size_t reason_len);
 int exec_pg_destroy_run(json_t *params, const struct exec_context *ctx, json_t **ret_output, char **ret_message);
+
+/* pg.init's checks of version, port, settings, repl_cn, cluster_name and
+ * admin_verifier (pg.restore takes the same members). */
+int exec_pg_check_init_params(json_t *params, char *reason, size_t reason_len);
+
+/* The end of pg.restore (exec-restore.c): `tmp` is a restored data
+ * directory (owned by postgres) not yet in place, or NULL when it already
+ * is.  Writes the node's own configuration, `recovery_conf` as
+ * cairn-recovery.conf and recovery.signal into tmp, renames it to PGDATA,
+ * starts the server as pg.init does, waits for the promotion, removes the
+ * recovery settings and sets the roles (admin verifier).  Output as
+ * pg.init's. */
+int exec_pg_restore_finish(json_t *params, const struct exec_context *ctx, const char *tmp, const char *recovery_conf,
+			   json_t **ret_output, char **ret_message);
+
+/* pg.restore's start: makes <db_dir>/<ds> and its socket directory as
+ * pg.init does and checks the TLS files.  Returns 0 when PGDATA is absent,
+ * 1 when it is this datastore's, or -errno with a message. */
+int exec_pg_restore_prepare(const struct exec_context *ctx, char **ret_message);

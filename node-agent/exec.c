@@ -8,11 +8,13 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "exec-backup.h"
 #include "exec-debug.h"
 #include "exec-exporter.h"
 #include "exec-node.h"
 #include "exec-pg.h"
 #include "exec-pkg.h"
+#include "exec-restore.h"
 #include "exec-tls.h"
 #include "exec.h"
 #include "fileio.h"
@@ -32,6 +34,12 @@ static const struct exec_type exec_table[] = {
 	{ "pg.service", exec_pg_service_validate, exec_pg_service_run },
 	{ "pg.destroy", exec_pg_destroy_validate, exec_pg_destroy_run },
 	{ "exporter.install", exec_exporter_install_validate, exec_exporter_install_run },
+	{ "backup.configure", exec_backup_configure_validate, exec_backup_configure_run },
+	{ "backup.full", exec_backup_full_validate, exec_backup_full_run },
+	{ "backup.verify", exec_backup_verify_validate, exec_backup_verify_run },
+	{ "backup.drill", exec_backup_drill_validate, exec_backup_drill_run },
+	{ "backup.delete", exec_backup_delete_validate, exec_backup_delete_run },
+	{ "pg.restore", exec_pg_restore_validate, exec_pg_restore_run },
 	{ "debug.sleep", exec_debug_sleep_validate, exec_debug_sleep_run },
 };
 

@@ -19,8 +19,17 @@ node_agent_libagent_a_SOURCES = \
 	node-agent/exec-exporter.c node-agent/exec-exporter.h \
 	node-agent/pgstatus.c node-agent/pgstatus.h \
 	node-agent/report.c node-agent/report.h \
-	node-agent/notify.c node-agent/notify.h
-AGENT_CFLAGS = $(AM_CFLAGS) $(OPENSSL_CFLAGS) $(JANSSON_CFLAGS) $(CURL_CFLAGS) $(SYSTEMD_CFLAGS) $(SQLITE_CFLAGS) $(LIBPQ_CFLAGS)
+	node-agent/notify.c node-agent/notify.h \
+	node-agent/backup-keys.c node-agent/backup-keys.h \
+	node-agent/backup-object.c node-agent/backup-object.h \
+	node-agent/backup-wal.c node-agent/backup-wal.h \
+	node-agent/backup-ctl.c node-agent/backup-ctl.h \
+	node-agent/backup-manifest.c node-agent/backup-manifest.h \
+	node-agent/backup-walk.c node-agent/backup-walk.h \
+	node-agent/backup-cli.c node-agent/backup-cli.h \
+	node-agent/exec-backup.c node-agent/exec-backup.h \
+	node-agent/exec-restore.c node-agent/exec-restore.h
+AGENT_CFLAGS = $(AM_CFLAGS) $(OPENSSL_CFLAGS) $(JANSSON_CFLAGS) $(CURL_CFLAGS) $(SYSTEMD_CFLAGS) $(SQLITE_CFLAGS) $(LIBPQ_CFLAGS) $(EXPAT_CFLAGS) $(ZSTD_CFLAGS)
 node_agent_libagent_a_CFLAGS = $(AGENT_CFLAGS)
 AGENT_LIBS = node-agent/libagent.a $(LIBCAIRN_LIBS) $(CURL_LIBS) $(SYSTEMD_LIBS) $(LIBPQ_LIBS)
 

@@ -3,6 +3,8 @@
  *
  *   cairn-agent [--config FILE] [run]
  *   cairn-agent --version
+ *   cairn-agent wal-push|wal-fetch ...   (backup-ctl.c, run by PostgreSQL)
+ *   cairn-agent backup list|verify|restore|decrypt ...   (backup-cli.c)
  */
 #include <errno.h>
 #include <getopt.h>
@@ -12,8 +14,11 @@
 #include <sys/stat.h>
 
 #include "agent.h"
+#include "backup-cli.h"
+#include "backup-ctl.h"
 #include "config.h"
 #include "log.h"
+#include "macro.h"
 #include "protocol.h"
 
 int main(int argc, char *argv[])
@@ -31,6 +36,12 @@ int main(int argc, char *argv[])
 	 * exporter users must traverse are made 0755/0711, and every secret
 	 * is written with an explicit 0600 (fileio.h), never by umask. */
 	umask(022);
+	/* PostgreSQL's archive and restore commands: no logging setup, no
+	 * signals, one request to the running agent. */
+	if (argc >= 2 && (streq(argv[1], "wal-push") || streq(argv[1], "wal-fetch")))
+		return backup_ctl_client_main(argv[1], argc - 1, argv + 1);
+	if (argc >= 2 && streq(argv[1], "backup"))
+		return backup_cli_main(argc - 1, argv + 1);
 	log_open(LOG_TARGET_AUTO, "cairn-agent", LOG_INFO);
 	while ((c = getopt_long(argc, argv, "c:Vh", options, NULL)) >= 0) {
 		switch (c) {

@@ -25,6 +25,7 @@
 #include "pki.h"
 #include "protocol.h"
 #include "report.h"
+#include "backup-ctl.h"
 #include "util.h"
 
 int report_result(struct agent *a, const char *jti, json_t *result)
@@ -120,6 +121,7 @@ int64_t report_status(struct agent *a)
 	 * report unsent (pgstatus never blocks longer than its timeouts). */
 	if (pgstatus_collect(&a->exec_config, &databases) < 0)
 		databases = NULL;
+	backup_status_annotate(databases, &a->exec_config);
 	/* An empty array is left out: a controller reads a missing
 	 * `databases` as none, and one from before datastores refuses the
 	 * member. */

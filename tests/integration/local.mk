@@ -18,7 +18,9 @@ INTEGRATION_TESTS = \
 	tests/integration/ds-external.sh \
 	tests/integration/provision-local.sh \
 	tests/integration/backup-api.sh \
-	tests/integration/s3-client.sh
+	tests/integration/s3-client.sh \
+	tests/integration/backup-pg.sh \
+	tests/integration/backup-journal.sh
 TESTS += $(INTEGRATION_TESTS)
 EXTRA_DIST += $(INTEGRATION_TESTS) tests/integration/lib.sh
 EXTRA_DIST += tests/integration/s3-faults.py

@@ -59,3 +59,15 @@ tests_unit_test_cli_options_LDADD = $(CLI_UNIT_LDADD)
 tests_unit_test_cli_output_SOURCES = tests/unit/test-cli-output.c
 tests_unit_test_cli_output_CFLAGS = $(CLI_UNIT_CFLAGS)
 tests_unit_test_cli_output_LDADD = $(CLI_UNIT_LDADD)
+
+# Backups (issue 4): pure parts, and the end-to-end program run by
+# tests/integration/backup-pg.sh (it skips alone).
+AGENT_BACKUP_UNIT_TESTS = tests/unit/test-agent-backup
+check_PROGRAMS += $(AGENT_BACKUP_UNIT_TESTS) tests/unit/test-agent-backup-pg
+TESTS += $(AGENT_BACKUP_UNIT_TESTS)
+tests_unit_test_agent_backup_SOURCES = tests/unit/test-agent-backup.c
+tests_unit_test_agent_backup_CFLAGS = $(AGENT_UNIT_CFLAGS)
+tests_unit_test_agent_backup_LDADD = $(AGENT_UNIT_LDADD)
+tests_unit_test_agent_backup_pg_SOURCES = tests/unit/test-agent-backup-pg.c
+tests_unit_test_agent_backup_pg_CFLAGS = $(AGENT_UNIT_CFLAGS)
+tests_unit_test_agent_backup_pg_LDADD = $(AGENT_UNIT_LDADD)
