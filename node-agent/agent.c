@@ -864,6 +864,10 @@ static int agent_start(struct agent *a)
 		return log_error_errno(r, "cannot start the service supervisor thread");
 	/* Without the control socket WAL archiving waits (PostgreSQL keeps
 	 * the WAL and retries); nothing else does. */
+	r = backup_ctl_socket_path_set(a->config->run_dir);
+	if (r < 0)
+		log_warning_errno(r, "run_dir %s: the control socket path would be too long; using %s",
+				  a->config->run_dir, backup_ctl_socket_path());
 	r = backup_ctl_start(&a->exec_config, backup_ctl_socket_path(), &agent_ctl);
 	if (r < 0)
 		log_warning_errno(r, "cannot open the control socket %s: WAL archiving waits", backup_ctl_socket_path());

@@ -41,11 +41,24 @@ struct ctl_conn {
 	int fd;
 };
 
+static char backup_ctl_socket[108] = BACKUP_CTL_SOCKET_DEFAULT;
+
+int backup_ctl_socket_path_set(const char *run_dir)
+{
+	int n = snprintf(backup_ctl_socket, sizeof(backup_ctl_socket), "%s/agent.sock", run_dir);
+
+	if (n < 0 || (size_t)n >= sizeof(backup_ctl_socket)) {
+		snprintf(backup_ctl_socket, sizeof(backup_ctl_socket), "%s", BACKUP_CTL_SOCKET_DEFAULT);
+		return -ENAMETOOLONG;
+	}
+	return 0;
+}
+
 const char *backup_ctl_socket_path(void)
 {
 	const char *e = secure_getenv(BACKUP_CTL_SOCKET_ENV);
 
-	return e && e[0] == '/' ? e : BACKUP_CTL_SOCKET_DEFAULT;
+	return e && e[0] == '/' ? e : backup_ctl_socket;
 }
 
 int backup_ctl_parse_request(const char *line, size_t len, struct backup_ctl_request *ret)

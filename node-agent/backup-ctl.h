@@ -47,9 +47,13 @@ struct backup_ctl_request {
  * ds (a lowercase uuid) and name (a WAL file name).  0 or -EINVAL. */
 int backup_ctl_parse_request(const char *line, size_t len, struct backup_ctl_request *ret);
 
-/* The socket path the agent and the clients use: $CAIRN_AGENT_SOCKET or
- * the default. */
+/* The socket path the agent and the clients use: $CAIRN_AGENT_SOCKET, else
+ * <run_dir>/agent.sock as set by backup_ctl_socket_path_set (the agent's
+ * config `run_dir`), else the default.  The clients get --socket in
+ * archive_command when it is not the default. */
 const char *backup_ctl_socket_path(void);
+/* -ENAMETOOLONG (the default stays) when the path exceeds sun_path. */
+int backup_ctl_socket_path_set(const char *run_dir);
 
 struct backup_ctl;
 

@@ -15,7 +15,7 @@
 #include "protocol.h"
 
 static const char *const agent_config_keys[] = {
-	"state_dir", "api_url", "gateway_url", "ca_file", "token_file", "tls_dir", "db_dir",
+	"state_dir", "api_url", "gateway_url", "ca_file", "token_file", "tls_dir", "db_dir", "run_dir",
 	"poll_wait_s", "skew_s", "log_level", "allow_debug_jobs", NULL,
 };
 
@@ -30,6 +30,7 @@ void agent_config_free(struct agent_config *c)
 	free(c->token_file);
 	free(c->tls_dir);
 	free(c->db_dir);
+	free(c->run_dir);
 	free(c);
 }
 
@@ -158,6 +159,9 @@ static int config_from_ini(const char *name, const struct ini *ini, struct agent
 	if (r < 0)
 		return r;
 	r = config_path(ini, name, "db_dir", AGENT_DB_DIR_DEFAULT, &c->db_dir, ret_error);
+	if (r < 0)
+		return r;
+	r = config_path(ini, name, "run_dir", AGENT_RUN_DIR_DEFAULT, &c->run_dir, ret_error);
 	if (r < 0)
 		return r;
 	r = ini_get_int(ini, "agent", "poll_wait_s", AGENT_POLL_WAIT_DEFAULT_S, 0,

@@ -15,6 +15,7 @@
 #define AGENT_TOKEN_FILE_DEFAULT "/etc/cairn/join.token"
 #define AGENT_TLS_DIR_DEFAULT "/etc/cairn/tls"
 #define AGENT_DB_DIR_DEFAULT "/var/lib/cairn-db"
+#define AGENT_RUN_DIR_DEFAULT "/run/cairn" /* the control socket agent.sock */
 #define AGENT_POLL_WAIT_DEFAULT_S 30
 #define AGENT_SKEW_MAX_S 3600
 #define AGENT_URL_MAX 1024  /* longest controller URL accepted */
@@ -28,6 +29,7 @@ struct agent_config {
 	char *token_file;      /* join token, removed after enrolment */
 	char *tls_dir;         /* where tls.issue may write, absolute, no trailing '/' */
 	char *db_dir;          /* database files: <db_dir>/<ds>/{data,run}, absolute */
+	char *run_dir;         /* runtime files: the control socket <run_dir>/agent.sock */
 	int64_t poll_wait_s;   /* long-poll wait, 0 … CAIRN_POLL_WAIT_MAX_S */
 	int64_t skew_s;        /* allowed clock skew for job times, 0 … AGENT_SKEW_MAX_S */
 	int log_level;         /* syslog priority */
