@@ -1401,8 +1401,20 @@ static int pg_config_check(const struct exec_context *ctx, const char *version, 
 	}
 	if (res.exit_status != 0) {
 		/* "<time> [pid] LOG:  invalid value for parameter …": the
-		 * first message without its log prefix. */
-		const char *m = strstr(res.err, "LOG:  ");
+		 * first message that says what is wrong, without its log
+		 * prefix (an include_if_exists file that is absent is only
+		 * noted, not an error). */
+		const char *m = NULL;
+		for (const char *l = res.err; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL) {
+			const char *k = strstr(l, "LOG:  ");
+			const char *eol = strchr(l, '\n');
+			if (!k || (eol && k > eol))
+				continue;
+			if (strncmp(k + 6, "skipping missing configuration file", 35) == 0)
+				continue;
+			m = k;
+			break;
+		}
 		if (!m)
 			m = strstr(res.err, "FATAL:  ");
 		m = m ? strstr(m, ":  ") + 3 : proc_tail(res.err, PG_MESSAGE_TAIL);
