@@ -310,6 +310,14 @@ int exec_backup_configure_run(json_t *params, const struct exec_context *ctx, js
 			r = bk_sql(pg, "SELECT pg_reload_conf()", 0, NULL, NULL, ret_message);
 			if (r < 0)
 				return r;
+			/* A checkpoint written now, with archiving on, is where a
+			 * backup taken on a replica can start: a standby's backup
+			 * starts at its last restartpoint, which may otherwise be
+			 * a checkpoint whose WAL was never archived. */
+			r = bk_sql(pg, "DO $$BEGIN IF NOT pg_is_in_recovery() THEN CHECKPOINT; END IF; END$$", 0, NULL,
+				   NULL, ret_message);
+			if (r < 0)
+				return r;
 		}
 	}
 	*ret_output = json_pack("{s:b,s:s}", "restart_needed", restart_needed, "key_fingerprint", fp);
@@ -550,6 +558,8 @@ static int bk_parse_lsn(const char *s, uint64_t *ret)
 }
 
 /* The segment holding the last byte before lsn (XLByteToPrevSeg), 16 MiB. */
+#define BACKUP_WAL_CHECK_MAX 100000 /* segments checked between start and stop */
+
 static void bk_prev_seg_name(unsigned tli, uint64_t lsn, char ret[static 25])
 {
 	uint64_t seg = (lsn - 1) / (16ULL * 1024 * 1024);
@@ -626,6 +636,14 @@ int exec_backup_full_run(json_t *params, const struct exec_context *ctx, json_t 
 		return r;
 	in_recovery = streq(PQgetvalue(info, 0, 2), "t");
 	format_rfc3339(now_s(), started_at);
+	/* On a standby the backup starts at the last restartpoint: make one
+	 * at the newest checkpoint replayed, so the WAL it needs is recent
+	 * (and archived). */
+	if (in_recovery) {
+		r = bk_sql(pg, "CHECKPOINT", 0, NULL, NULL, ret_message);
+		if (r < 0)
+			return r;
+	}
 	r = bk_sql(pg, "SELECT pg_backup_start($1, true)::text", 1, (const char *const[]){ backup_id }, &start,
 		   ret_message);
 	if (r < 0)
@@ -736,6 +754,35 @@ int exec_backup_full_run(json_t *params, const struct exec_context *ctx, json_t 
 		if (!ctx->keepalive(ctx->userdata))
 			return -ECANCELED;
 		(void)usleep(500 * 1000);
+	}
+
+	/* Every segment from the start on must be there too (the stop one
+	 * is, and archiving is in order, but a start segment written before
+	 * archiving was configured never will be). */
+	{
+		char seg[25];
+		unsigned stli, hi, lo;
+
+		memcpy(seg, start_wal, 25);
+		if (sscanf(seg, "%8X%8X%8X", &stli, &hi, &lo) != 3)
+			return BK_FAIL(-EIO, "bad start WAL name %s", seg);
+		for (unsigned n = 0; strcmp(seg, stop_wal) < 0 && n < BACKUP_WAL_CHECK_MAX; n++) {
+			_cleanup_free_ char *m = NULL;
+
+			r = backup_wal_exists(t, seg, &m);
+			if (r < 0)
+				return BK_FAIL(r, "%s", m ? m : strerror(-r));
+			if (r == 0)
+				return BK_FAIL(-ENOENT,
+					       "WAL segment %s, which this backup needs, is not in the archive (written "
+					       "before archiving was configured?): take the backup again",
+					       seg);
+			if (++lo == 256) {
+				lo = 0;
+				hi++;
+			}
+			snprintf(seg, sizeof(seg), "%08X%08X%08X", stli, hi, lo);
+		}
 	}
 
 	jfiles = json_array();

@@ -229,16 +229,61 @@ char *backup_restore_command(const char *ds, char **ret_message)
 
 /* ---- pg.restore ---- */
 
+#define RS_PG_TIME_MAX 48
+
+/* An RFC 3339 time ("2026-11-23T15:35:10.476Z", "…+02:00") as PostgreSQL
+ * reads it in postgresql.conf: "2026-11-23 15:35:10.476+00:00".  The
+ * offset must be numeric: recovery_target_time is checked before the
+ * time zone abbreviations are loaded, so "Z" or "UTC" are refused there.
+ * False for anything else. */
+static bool rs_time_to_pg(const char *s, char ret[static RS_PG_TIME_MAX])
+{
+	unsigned Y, M, D, h, m, sec, oh = 0, om = 0;
+	char frac[10] = "", sign = '+';
+	size_t n = s ? strlen(s) : 0, i;
+	int k;
+
+	if (n < 20 || n > 40)
+		return false;
+	for (i = 0; i < 19; i++) {
+		bool digit = s[i] >= '0' && s[i] <= '9';
+		if (i == 4 || i == 7 ? s[i] != '-' : i == 10 ? !strchr("Tt ", s[i]) : i == 13 || i == 16 ? s[i] != ':' : !digit)
+			return false;
+	}
+	if (sscanf(s, "%4u-%2u-%2u%*1[Tt ]%2u:%2u:%2u", &Y, &M, &D, &h, &m, &sec) != 6)
+		return false;
+	i = 19;
+	if (s[i] == '.') {
+		size_t f = 0;
+		for (i++; s[i] >= '0' && s[i] <= '9'; i++)
+			if (f < 6)
+				frac[f++] = s[i];
+		if (f == 0)
+			return false;
+		frac[f] = 0;
+	}
+	if (s[i] == 'Z' || s[i] == 'z') {
+		if (s[i + 1])
+			return false;
+	} else if (s[i] == '+' || s[i] == '-') {
+		char end;
+		sign = s[i];
+		if (sscanf(s + i + 1, "%2u:%2u%c", &oh, &om, &end) != 2 || strlen(s + i + 1) != 5)
+			return false;
+	} else
+		return false;
+	if (Y < 1970 || M < 1 || M > 12 || D < 1 || D > 31 || h > 23 || m > 59 || sec > 60 || oh > 23 || om > 59)
+		return false;
+	k = snprintf(ret, RS_PG_TIME_MAX, "%04u-%02u-%02u %02u:%02u:%02u%s%s%c%02u:%02u", Y, M, D, h, m, sec,
+		     *frac ? "." : "", frac, sign, oh, om);
+	return k > 0 && k < RS_PG_TIME_MAX;
+}
+
 static bool rs_time_is_valid(const char *s)
 {
-	size_t n = s ? strlen(s) : 0;
+	char buf[RS_PG_TIME_MAX];
 
-	if (n < 10 || n > 40)
-		return false;
-	for (size_t i = 0; i < n; i++)
-		if (!((s[i] >= '0' && s[i] <= '9') || strchr("-:TZ+. ", s[i])))
-			return false;
-	return true;
+	return rs_time_to_pg(s, buf);
 }
 
 static bool rs_lsn_is_valid(const char *s)
@@ -297,8 +342,14 @@ static char *rs_recovery_conf(const char *source_ds, json_t *target, char **ret_
 
 	if (!cmd)
 		return NULL;
-	if (type && streq(type, "time"))
-		tline = rs_msg("recovery_target_time = '%s'\n", value);
+	if (type && streq(type, "time")) {
+		char pgtime[RS_PG_TIME_MAX];
+		if (!rs_time_to_pg(value, pgtime)) {
+			*ret_message = strdup("target.value: not an RFC 3339 time");
+			return NULL;
+		}
+		tline = rs_msg("recovery_target_time = '%s'\n", pgtime);
+	}
 	else if (type && streq(type, "lsn"))
 		tline = rs_msg("recovery_target_lsn = '%s'\n", value);
 	else

@@ -271,6 +271,7 @@ gateway_url = $GW_URL
 ca_file = $d/ca.pem
 token_file = $d/join.token
 tls_dir = $d/tls
+run_dir = $d/run
 poll_wait_s = 20
 log_level = debug
 allow_debug_jobs = true
@@ -569,6 +570,14 @@ h_psql() {
 		-v ON_ERROR_STOP=1 \
 		"host=$1 port=5432 dbname=postgres user=cairn_admin sslmode=verify-full sslrootcert=$DS_CA" \
 		-c "$2"
+}
+
+# h_psql_super MEMBER_NAME SQL: runs SQL as the superuser postgres over the
+# member's Unix socket (peer authentication), for what cairn_admin may not
+# do (pg_switch_wal).  Local provisioner only.
+h_psql_super() {
+	runuser -u postgres -- "$PG_BIN/psql" -X -A -t -q -v ON_ERROR_STOP=1 \
+		-h "$H_LOCAL_DIR/$1/db/$DS_ID/run" -p 5432 -d postgres -c "$2"
 }
 
 # h_psql_plain ADDR: tries a non-TLS connection (must be refused).

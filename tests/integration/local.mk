@@ -20,7 +20,9 @@ INTEGRATION_TESTS = \
 	tests/integration/backup-api.sh \
 	tests/integration/s3-client.sh \
 	tests/integration/backup-pg.sh \
-	tests/integration/backup-journal.sh
+	tests/integration/backup-journal.sh \
+	tests/integration/backup-pitr.sh \
+	tests/integration/backup-lifecycle.sh
 TESTS += $(INTEGRATION_TESTS)
 EXTRA_DIST += $(INTEGRATION_TESTS) tests/integration/lib.sh
 EXTRA_DIST += tests/integration/s3-faults.py

@@ -485,6 +485,21 @@ static void test_schemas(void **state)
 		      "{" INIT ",\"backup_id\":\"b\",\"source\":{\"ds_id\":\"../x\",\"s3\":" S3OK ",\"data_key\":" KEYOK "}}",
 		      false, "source.ds_id");
 	expect_schema("pg.restore", "{" INIT ",\"backup_id\":\"b\"}", false, "source");
+	/* RFC 3339 times only: fractions and numeric offsets are fine; a
+	 * short field, a missing zone or a word is not. */
+	static const char *const times_ok[] = { "2026-11-23T15:35:10.476Z", "2026-11-23T15:35:10+02:00",
+						"2026-11-23 15:35:10.123456789-05:30" };
+	static const char *const times_bad[] = { "2026-1-23T15:35:10Z", "2026-11-23T15:35:10", "2026-11-23T25:00:00Z",
+						 "2026-11-23T15:35:10.Z", "2026-11-23T15:35:10+0200", "yesterday" };
+	for (size_t i = 0; i < ELEMENTSOF(times_ok) + ELEMENTSOF(times_bad); i++) {
+		bool ok = i < ELEMENTSOF(times_ok);
+		char body[1024];
+		snprintf(body, sizeof(body),
+			 "{" INIT ",\"backup_id\":\"b\",\"source\":{\"ds_id\":\"" DS "\",\"s3\":" S3OK
+			 ",\"data_key\":" KEYOK "},\"target\":{\"type\":\"time\",\"value\":\"%s\"}}",
+			 ok ? times_ok[i] : times_bad[i - ELEMENTSOF(times_ok)]);
+		expect_schema("pg.restore", body, ok, ok ? NULL : "target");
+	}
 }
 
 /* Runs the wal-push/wal-fetch client in a child (as uid when not 0);
