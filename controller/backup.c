@@ -910,7 +910,6 @@ void backup_job_finished(struct controller *c, const struct store_operation *op,
 	int64_t now = now_s();
 	int r = 0;
 
-	(void)op;
 	if (streq(st->name, "backup.delete")) {
 		/* The rows marked deleting are gone (or stay deleting for a retry). */
 		if (!ok || !job->params)
@@ -928,6 +927,20 @@ void backup_job_finished(struct controller *c, const struct store_operation *op,
 	}
 	if (!id || store_backup_get(c->store, id, &b) < 0)
 		return;
+	/* The configure step before a backup (the node's keys) failed: so
+	 * did the backup, which never started. */
+	if (streq(st->name, "backup.configure") && streq(op->kind, "backup")) {
+		if (!ok && streq(b.state, "running")) {
+			char msg[OPS_REASON_MAX];
+			snprintf(msg, sizeof(msg), "backup.configure %s%s%s", cairn_job_state_to_string(job->state),
+				 job->message ? ": " : "", job->message ?: "");
+			if (set_str(&b.state, "failed") >= 0 && set_str(&b.message, msg) >= 0) {
+				b.finished_at = now;
+				(void)store_backup_update(c->store, &b);
+			}
+		}
+		goto out;
+	}
 	if (streq(st->name, "backup.full")) {
 		if (!streq(b.state, "running"))
 			goto out;

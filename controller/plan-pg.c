@@ -288,9 +288,20 @@ int plan_backup(int ordinal, int primary, const char *backup_id, struct plan *re
 
 	if (ordinal < 0 || primary < 0 || !backup_id)
 		return -EINVAL;
-	if ((r = a = add_job(&p, "backup.full", ordinal, json_pack("{s:s}", "backup_id", backup_id),
+	/* Each job that talks to S3 follows a backup.configure on its node:
+	 * an agent that restarted since holds no keys, and the status-report
+	 * trigger may not have run yet.  It is idempotent and cheap. */
+	if ((r = a = add_job(&p, "backup.configure", ordinal, json_pack("{s:s}", "backup_id", backup_id),
 			     NODEPS)) < 0)
 		goto fail;
+	if ((r = a = add_job(&p, "backup.full", ordinal, json_pack("{s:s}", "backup_id", backup_id),
+			     DEPS(a))) < 0)
+		goto fail;
+	if (primary != ordinal) {
+		if ((r = b = add_job(&p, "backup.configure", primary, NULL, DEPS(a))) < 0)
+			goto fail;
+		a = b;
+	}
 	if ((r = b = add_job(&p, "backup.delete", primary, NULL, DEPS(a))) < 0)
 		goto fail;
 	r = add(&p, PLAN_STEP_FINISH, "internal", -1,
@@ -311,8 +322,10 @@ int plan_verify(int ordinal, const char *backup_id, bool drill, struct plan *ret
 
 	if (ordinal < 0 || !backup_id)
 		return -EINVAL;
+	if ((r = last = add_job(&p, "backup.configure", ordinal, NULL, NODEPS)) < 0)
+		goto fail;
 	if ((r = last = add_job(&p, "backup.verify", ordinal,
-				json_pack("{s:s, s:b}", "backup_id", backup_id, "drill", drill), NODEPS)) < 0)
+				json_pack("{s:s, s:b}", "backup_id", backup_id, "drill", drill), DEPS(last))) < 0)
 		goto fail;
 	if (drill && (r = last = add_job(&p, "backup.drill", ordinal,
 					 json_pack("{s:s}", "backup_id", backup_id), DEPS(last))) < 0)

@@ -833,6 +833,8 @@ static void test_operations(void **state)
 	char op1[UUID_STRING_MAX], b1[UUID_STRING_MAX];
 	assert_int_equal(ops_backup(f->c.ops, ds, b1, op1, reason), 0);
 	assert_int_equal(ops_backup(f->c.ops, ds, bid, op, reason), -EBUSY);
+	/* the node's keys first (every backup and verify starts with it) */
+	answer(f, op1, "backup.configure", -1, CAIRN_JOB_SUCCEEDED, "{\"restart_needed\":false}");
 	assert_int_equal(answer(f, op1, "backup.full", 0, CAIRN_JOB_SUCCEEDED,
 				"{\"backup_id\":\"x\",\"started_at\":\"2026-11-23T10:00:00Z\","
 				"\"finished_at\":\"2026-11-23T10:01:00Z\",\"timeline\":1,\"start_lsn\":\"0/3000028\","
@@ -862,6 +864,8 @@ static void test_operations(void **state)
 	/* A failed backup fails its row and operation, not the datastore. */
 	char op2[UUID_STRING_MAX], b2[UUID_STRING_MAX];
 	assert_int_equal(ops_backup(f->c.ops, ds, b2, op2, reason), 0);
+	/* the node's keys first (every backup and verify starts with it) */
+	answer(f, op2, "backup.configure", -1, CAIRN_JOB_SUCCEEDED, "{\"restart_needed\":false}");
 	assert_int_equal(answer(f, op2, "backup.full", -1, CAIRN_JOB_REJECTED, NULL), 1);
 	assert_string_equal(op_state(f, op2), "failed");
 	assert_int_equal(store_backup_get(f->c.store, b2, &b), 0);
@@ -878,12 +882,16 @@ static void test_operations(void **state)
 	snprintf(q, sizeof(q), "UPDATE backups SET started_at = started_at - 100 WHERE id = '%s'", b1);
 	db_exec(f, q);
 	assert_int_equal(ops_backup(f->c.ops, ds, b3, op3, reason), 0);
+	/* the node's keys first (every backup and verify starts with it) */
+	answer(f, op3, "backup.configure", -1, CAIRN_JOB_SUCCEEDED, "{\"restart_needed\":false}");
 	assert_int_equal(answer(f, op3, "backup.full", -1, CAIRN_JOB_SUCCEEDED,
 				"{\"start_wal\":\"000000010000000000000007\",\"plain_bytes\":1}"),
 			 1);
 	ops_tick(f->c.ops, now_s());
 	assert_int_equal(store_step_list(f->c.store, op3, &steps, &n), 0);
-	assert_int_equal(store_job_get(f->c.store, steps[1].job_id, &job), 0);
+	/* steps: backup.configure, backup.full, backup.delete, finish */
+	assert_string_equal(steps[2].name, "backup.delete");
+	assert_int_equal(store_job_get(f->c.store, steps[2].job_id, &job), 0);
 	jp = json_loads(job.params, 0, NULL);
 	assert_int_equal(json_array_size(json_object_get(jp, "backup_ids")), 1);
 	assert_string_equal(json_string_value(json_array_get(json_object_get(jp, "backup_ids"), 0)), b1);
@@ -903,6 +911,8 @@ static void test_operations(void **state)
 	/* Verify with a drill. */
 	assert_int_equal(ops_verify(f->c.ops, b1, false, op, reason), -EPERM); /* deleted */
 	assert_int_equal(ops_verify(f->c.ops, b3, true, op, reason), 0);
+	/* the node's keys first (every backup and verify starts with it) */
+	answer(f, op, "backup.configure", -1, CAIRN_JOB_SUCCEEDED, "{\"restart_needed\":false}");
 	assert_int_equal(answer(f, op, "backup.verify", -1, CAIRN_JOB_SUCCEEDED, "{\"files\":1}"), 1);
 	ops_tick(f->c.ops, now_s());
 	assert_int_equal(store_backup_get(f->c.store, b3, &b), 0);
@@ -1002,6 +1012,8 @@ static void test_scheduler(void **state)
 	assert_int_equal(store_backup_list(f->c.store, ds, NULL, &b, &n), 0);
 	snprintf(sop, sizeof(sop), "%s", b[0].operation_id);
 	store_backup_array_free(b, n);
+	/* the node's keys first (every backup and verify starts with it) */
+	answer(f, sop, "backup.configure", -1, CAIRN_JOB_SUCCEEDED, "{\"restart_needed\":false}");
 	answer(f, sop, "backup.full", -1, CAIRN_JOB_SUCCEEDED, "{}");
 	answer(f, sop, "backup.delete", -1, CAIRN_JOB_SUCCEEDED, "{}");
 	assert_string_equal(op_state(f, sop), "succeeded");
