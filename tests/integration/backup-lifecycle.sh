@@ -111,7 +111,7 @@ h_check "the segments from it on are kept" grep -qx "$oldest_kept" <<<"$walnames
 h_check "/usr/bin/aws lists the backup's objects" bash -c \
 	"/usr/bin/aws --endpoint-url '$S3_ENDPOINT' s3 ls --recursive 's3://$S3_BUCKET/cairn/$SRC_ID/backups/$third/' | grep -q manifest"
 (umask 077
- api GET "/v1/datastores/$SRC_ID/backup-key" | jq -r .key >"$T/key"
+ api GET "/v1/datastores/$SRC_ID/backup-key" | jq -r .data_key >"$T/key"
  printf '[s3]\nendpoint = %s\nregion = us-east-1\nbucket = %s\nprefix = cairn\naccess_key = %s\nsecret_key = %s\n' \
 	"$S3_ENDPOINT" "$S3_BUCKET" "$AWS_ACCESS_KEY_ID" "$AWS_SECRET_ACCESS_KEY" >"$T/s3.ini")
 h_check "offline list shows the backup" bash -c \
