@@ -20,6 +20,7 @@
 #include "backup-ctl.h"
 #include "backup-keys.h"
 #include "backup-wal.h"
+#include "exec.h"
 #include "fileio.h"
 #include "log.h"
 #include "macro.h"
@@ -614,4 +615,39 @@ int backup_self_path(char *buf, size_t size)
 	if (k > sizeof(deleted) - 1 && streq(buf + k - (sizeof(deleted) - 1), deleted))
 		buf[k - (sizeof(deleted) - 1)] = 0;
 	return 0;
+}
+
+/* Letters, digits and / . _ - only: nothing a shell or a PostgreSQL
+ * string would interpret. */
+static bool ctl_word_is_plain(const char *s)
+{
+	for (; *s; s++)
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') || *s == '/' ||
+		      *s == '.' || *s == '_' || *s == '-'))
+			return false;
+	return true;
+}
+
+char *backup_ctl_command(const char *verb, const char *ds, const char *args, char **ret_message)
+{
+	char self[BACKUP_PATH_MAX];
+	const char *sock = backup_ctl_socket_path();
+	bool def = streq(sock, BACKUP_CTL_SOCKET_DEFAULT);
+	int k = backup_self_path(self, sizeof(self));
+	char *cmd = NULL;
+
+	if (k < 0) {
+		if (ret_message && !*ret_message)
+			*ret_message = exec_message("cannot find the agent's own path: %s", strerror(-k));
+		return NULL;
+	}
+	if (!ctl_word_is_plain(self) || !ctl_word_is_plain(sock) || !ctl_word_is_plain(ds)) {
+		if (ret_message && !*ret_message)
+			*ret_message = exec_message("the agent's path or socket path has characters unsafe in a "
+						    "PostgreSQL command");
+		return NULL;
+	}
+	if (asprintf(&cmd, "%s %s%s%s --ds %s %s", self, verb, def ? "" : " --socket ", def ? "" : sock, ds, args) < 0)
+		return NULL;
+	return cmd;
 }

@@ -84,3 +84,10 @@ void backup_status_annotate(json_t *databases, const struct exec_config *cfg);
 /* The agent's own executable path (for archive_command and
  * restore_command), without the " (deleted)" of a replaced binary. */
 int backup_self_path(char *buf, size_t size);
+
+/* The command PostgreSQL runs to reach this agent:
+ * "<agent> <verb> [--socket <path>] --ds <ds> <args>" (archive_command:
+ * verb wal-push, args "%p %f"; restore_command: wal-fetch, "%f %p").
+ * Every part is checked to need no quoting.  NULL and *ret_message (when
+ * not set yet) on failure. */
+char *backup_ctl_command(const char *verb, const char *ds, const char *args, char **ret_message);

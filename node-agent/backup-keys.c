@@ -33,6 +33,15 @@ void backup_target_wipe(struct backup_target *t)
 		explicit_bzero(t, sizeof(*t));
 }
 
+void backup_target_freep(struct backup_target **t)
+{
+	if (*t) {
+		backup_target_wipe(*t);
+		free(*t);
+		*t = NULL;
+	}
+}
+
 /* Maps the region on first use; called with keys_lock held. */
 static int keys_region_get(void)
 {

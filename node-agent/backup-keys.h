@@ -53,6 +53,9 @@ struct backup_target {
 
 /* Wipes a target copy (secrets included). */
 void backup_target_wipe(struct backup_target *t);
+/* Wipes and frees a heap copy (for _cleanup_target_). */
+void backup_target_freep(struct backup_target **t);
+#define _cleanup_target_ _cleanup_(backup_target_freep)
 
 /* Fills t from a job's `s3` object and base64 `data_key` (as in
  * backup.configure and pg.restore's `source`), for datastore ds.  The CA

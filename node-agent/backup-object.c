@@ -9,6 +9,7 @@
 
 #include "backup-object.h"
 #include "bstream.h"
+#include "exec.h"
 #include "macro.h"
 
 struct backup_put {
@@ -20,23 +21,10 @@ struct backup_put {
 	char *name;
 };
 
-static char *obj_msg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static char *obj_msg(const char *fmt, ...)
-{
-	va_list ap;
-	char *m;
-
-	va_start(ap, fmt);
-	if (vasprintf(&m, fmt, ap) < 0)
-		m = NULL;
-	va_end(ap);
-	return m;
-}
-
 #define OBJ_FAIL(r, ...)                                                       \
 	({                                                                     \
 		if (ret_message && !*ret_message)                              \
-			*ret_message = obj_msg(__VA_ARGS__);                   \
+			*ret_message = exec_message(__VA_ARGS__);                   \
 		(r);                                                           \
 	})
 
@@ -45,8 +33,8 @@ char *backup_s3_message(const char *what, const struct s3_error *e, int r)
 	char buf[S3_ERROR_TEXT_MAX];
 
 	if (e && (e->op[0] || e->http_status))
-		return obj_msg("%s: %s", what, s3_error_format(e, buf, sizeof(buf)));
-	return obj_msg("%s: %s", what, strerror(-r));
+		return exec_message("%s: %s", what, s3_error_format(e, buf, sizeof(buf)));
+	return exec_message("%s: %s", what, strerror(-r));
 }
 
 static int put_out(void *ud, const void *buf, size_t len)
@@ -84,7 +72,7 @@ int backup_put_begin(struct s3_client *c, const struct backup_target *t, const c
 	if (r < 0) {
 		if (ret_message && !*ret_message)
 			*ret_message = p->s3_r ? backup_s3_message(name, &p->err, r)
-					       : obj_msg("cannot start the stream of %s: %s", name, strerror(-r));
+					       : exec_message("cannot start the stream of %s: %s", name, strerror(-r));
 		backup_put_free(p);
 		return r;
 	}
@@ -99,7 +87,7 @@ int backup_put_write(struct backup_put *p, const void *buf, size_t len, char **r
 	if (r < 0) {
 		if (ret_message && !*ret_message)
 			*ret_message = p->s3_r ? backup_s3_message(p->name, &p->err, r)
-					       : obj_msg("cannot write the stream of %s: %s", p->name, strerror(-r));
+					       : exec_message("cannot write the stream of %s: %s", p->name, strerror(-r));
 		return r;
 	}
 	return 0;
@@ -193,11 +181,11 @@ int backup_get(struct s3_client *c, const struct backup_target *t, const char *n
 	if (r < 0) {
 		if (ret_message && !*ret_message) {
 			if (bstream_reader_error(reader))
-				*ret_message = obj_msg("%s: %s", name, bstream_reader_error(reader));
+				*ret_message = exec_message("%s: %s", name, bstream_reader_error(reader));
 			else if (err.op[0] || err.http_status)
 				*ret_message = backup_s3_message(name, &err, r);
 			else
-				*ret_message = obj_msg("%s: %s", name, strerror(-r));
+				*ret_message = exec_message("%s: %s", name, strerror(-r));
 		}
 		return r;
 	}

@@ -40,34 +40,12 @@
 #define BK_CONNECT_TIMEOUT_MS 10000
 #define BK_FACTS_MAX (16 * 1024)
 
-static char *bk_msg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static char *bk_msg(const char *fmt, ...)
-{
-	va_list ap;
-	char *m;
-
-	va_start(ap, fmt);
-	if (vasprintf(&m, fmt, ap) < 0)
-		m = NULL;
-	va_end(ap);
-	return m;
-}
-
 #define BK_FAIL(r, ...)                                                        \
 	({                                                                     \
 		if (ret_message && !*ret_message)                              \
-			*ret_message = bk_msg(__VA_ARGS__);                    \
+			*ret_message = exec_message(__VA_ARGS__);                    \
 		(r);                                                           \
 	})
-
-static void target_freep(struct backup_target **t)
-{
-	if (*t) {
-		backup_target_wipe(*t);
-		free(*t);
-	}
-}
-#define _cleanup_target_ _cleanup_(target_freep)
 
 /* The keys of the job's datastore, or a message saying they are not held. */
 static int bk_target(const struct exec_context *ctx, struct backup_target **ret, char **ret_message)
@@ -136,7 +114,7 @@ static int bk_sql(PGconn *c, const char *sql, int n, const char *const *params, 
 		while (k > 0 && (m[k - 1] == '\n' || m[k - 1] == ' '))
 			k--;
 		if (ret_message && !*ret_message)
-			*ret_message = bk_msg("PostgreSQL: %.*s", (int)MIN(k, (size_t)1000), m);
+			*ret_message = exec_message("PostgreSQL: %.*s", (int)MIN(k, (size_t)1000), m);
 		PQclear(res);
 		return -EIO;
 	}
@@ -180,32 +158,18 @@ int exec_backup_configure_validate(json_t *params, const struct exec_config *cfg
 	return 0;
 }
 
-static bool bk_shell_safe(const char *s)
-{
-	for (; *s; s++)
-		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') || *s == '/' ||
-		      *s == '.' || *s == '_' || *s == '-'))
-			return false;
-	return true;
-}
-
 /* The archive settings of backup.configure. */
 static char *bk_render_archive_conf(const char *ds, char **ret_message)
 {
-	char self[BACKUP_PATH_MAX];
-	const char *sock = backup_ctl_socket_path();
-	int k = backup_self_path(self, sizeof(self));
+	_cleanup_free_ char *cmd = backup_ctl_command("wal-push", ds, "%p %f", ret_message);
 
-	if (k < 0)
-		return BK_FAIL(NULL, "cannot find the agent's own path: %s", strerror(-k));
-	if (!bk_shell_safe(self) || !bk_shell_safe(sock))
-		return BK_FAIL(NULL, "the agent's path or socket path has characters unsafe in archive_command");
-	return bk_msg("# Written by cairn-agent (backup.configure) for datastore %s: do not edit.\n"
-		      "archive_mode = on\n"
-		      "archive_command = '%s wal-push%s%s --ds %s %%p %%f'\n"
-		      "archive_timeout = 60\n",
-		      ds, self, streq(sock, BACKUP_CTL_SOCKET_DEFAULT) ? "" : " --socket ",
-		      streq(sock, BACKUP_CTL_SOCKET_DEFAULT) ? "" : sock, ds);
+	if (!cmd)
+		return NULL;
+	return exec_message("# Written by cairn-agent (backup.configure) for datastore %s: do not edit.\n"
+			    "archive_mode = on\n"
+			    "archive_command = '%s'\n"
+			    "archive_timeout = 60\n",
+			    ds, cmd);
 }
 
 int exec_backup_configure_run(json_t *params, const struct exec_context *ctx, json_t **ret_output,
@@ -470,7 +434,7 @@ static void *bk_worker(void *arg)
 
 	r = buf ? backup_target_client(run->t, 1, &c) : -ENOMEM;
 	if (r < 0)
-		bk_run_fail(run, r, bk_msg("cannot make an S3 client: %s", strerror(-r)));
+		bk_run_fail(run, r, exec_message("cannot make an S3 client: %s", strerror(-r)));
 	while (r >= 0 && !atomic_load(&run->stop)) {
 		size_t bi = atomic_fetch_add(&run->next, 1);
 		char *m = NULL;
@@ -694,7 +658,7 @@ int exec_backup_full_run(json_t *params, const struct exec_context *ctx, json_t 
 		if (pthread_create(&threads[i], NULL, bk_worker, &run) != 0) {
 			atomic_fetch_sub(&run.running, 1);
 			nthreads = i;
-			bk_run_fail(&run, -EAGAIN, bk_msg("cannot start a backup thread"));
+			bk_run_fail(&run, -EAGAIN, exec_message("cannot start a backup thread"));
 			break;
 		}
 	}
@@ -719,7 +683,7 @@ int exec_backup_full_run(json_t *params, const struct exec_context *ctx, json_t 
 	if (run.error) {
 		(void)bk_sql(pg, "SELECT pg_backup_stop(false)", 0, NULL, NULL, NULL);
 		if (ret_message && !*ret_message)
-			*ret_message = run.message ? run.message : bk_msg("backup failed: %s", strerror(-run.error));
+			*ret_message = run.message ? run.message : exec_message("backup failed: %s", strerror(-run.error));
 		else
 			free(run.message);
 		return run.error;
@@ -942,9 +906,9 @@ int backup_get_bundle(struct s3_client *c, const struct backup_target *t, json_t
 	if (r >= 0)
 		r = backup_splitter_finish(&s);
 	if (r < 0 && s.error[0] && ret_message && !*ret_message)
-		*ret_message = bk_msg("%s: %s", name, s.error);
+		*ret_message = exec_message("%s: %s", name, s.error);
 	if (r == -ENOENT && ret_message && !*ret_message)
-		*ret_message = bk_msg("%s: missing from the target", name);
+		*ret_message = exec_message("%s: missing from the target", name);
 	if (r >= 0 && ret_bytes)
 		*ret_bytes = s.bytes;
 	backup_splitter_done(&s);

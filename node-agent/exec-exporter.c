@@ -91,19 +91,6 @@ char *exporter_web_config(const char *cert_file, const char *key_file)
 	return s;
 }
 
-static char *exporter_message(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static char *exporter_message(const char *fmt, ...)
-{
-	char *m = NULL;
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vasprintf(&m, fmt, ap);
-	va_end(ap);
-	return n < 0 ? NULL : m;
-}
-
 struct exporter_probe {
 	const char *address; /* IPv4 literal */
 	int port;
@@ -206,12 +193,12 @@ static int exporter_start(const struct exec_context *ctx, const char *ds, const 
 		return -EINVAL;
 	}
 	if (stat(cert, &st) < 0 || stat(key, &st) < 0) {
-		*ret_message = exporter_message(
+		*ret_message = exec_message(
 		        "%s or %s missing: tls.issue (owner prometheus) must run first", cert, key);
 		return -ENOENT;
 	}
 	if (access(bin, X_OK) < 0) {
-		*ret_message = exporter_message("%s missing: pkg.install must run first", bin);
+		*ret_message = exec_message("%s missing: pkg.install must run first", bin);
 		return -ENOENT;
 	}
 	yml = exporter_web_config(cert, key);
@@ -219,7 +206,7 @@ static int exporter_start(const struct exec_context *ctx, const char *ds, const 
 		return -ENOMEM;
 	r = write_string_atomic(web, yml, 0644);
 	if (r < 0) {
-		*ret_message = exporter_message("cannot write %s", web);
+		*ret_message = exec_message("cannot write %s", web);
 		return r;
 	}
 	if (asprintf(&listen, "--web.listen-address=%s:%d", address, port) < 0 ||
@@ -240,12 +227,12 @@ static int exporter_start(const struct exec_context *ctx, const char *ds, const 
 	r = service_start(ctx->config->services, &spec, exporter_ready, &probe,
 	                  EXPORTER_READY_TIMEOUT_MS);
 	if (r == -ETIMEDOUT)
-		*ret_message = exporter_message("%s did not answer on %s:%d within %d s (its log: "
+		*ret_message = exec_message("%s did not answer on %s:%d within %d s (its log: "
 		                                "<state_dir>/services/%s.log)",
 		                                name, address, port,
 		                                EXPORTER_READY_TIMEOUT_MS / 1000, name);
 	else if (r < 0)
-		*ret_message = exporter_message("cannot start %s: %s", name, strerror(-r));
+		*ret_message = exec_message("cannot start %s: %s", name, strerror(-r));
 	return r;
 }
 
@@ -308,7 +295,7 @@ int exec_exporter_install_run(json_t *params, const struct exec_context *ctx, js
 	for (size_t i = 0; i < ELEMENTSOF(exporter_distro_units); i++) {
 		r = services_disable_foreign(ctx->config->services, exporter_distro_units[i]);
 		if (r < 0) {
-			*ret_message = exporter_message("cannot disable %s (it holds the exporter port)",
+			*ret_message = exec_message("cannot disable %s (it holds the exporter port)",
 			                                exporter_distro_units[i]);
 			return r;
 		}

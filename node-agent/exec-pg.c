@@ -514,24 +514,11 @@ char *exec_pg_render_ident(const char *ds)
 
 /* ---- runtime helpers ------------------------------------------------ */
 
-static char *pg_msg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static char *pg_msg(const char *fmt, ...)
-{
-	char *m = NULL;
-	va_list ap;
-
-	va_start(ap, fmt);
-	if (vasprintf(&m, fmt, ap) < 0)
-		m = NULL;
-	va_end(ap);
-	return m;
-}
-
 /* Sets *ret_message (once) and returns r. */
 #define PG_FAIL(r, ...)                                                        \
 	({                                                                     \
 		if (ret_message && !*ret_message)                              \
-			*ret_message = pg_msg(__VA_ARGS__);                    \
+			*ret_message = exec_message(__VA_ARGS__);                    \
 		(r);                                                           \
 	})
 
@@ -744,7 +731,7 @@ static int pg_run(const char *const *argv, int64_t timeout_ms, const struct exec
 		return PG_FAIL(r, "cannot run %s: %s", argv[0], strerror(-r));
 	if (r < 0 || res.exit_status != 0) {
 		if (ret_message && !*ret_message)
-			*ret_message = pg_msg("%s %s (status %d): %s", name, r < 0 ? "timed out" : "failed",
+			*ret_message = exec_message("%s %s (status %d): %s", name, r < 0 ? "timed out" : "failed",
 					      res.exit_status,
 					      proc_tail(*res.err ? res.err : res.out, PG_MESSAGE_TAIL));
 		proc_result_done(&res);
@@ -904,7 +891,7 @@ static int pg_sql(PGconn *c, const char *sql, int nparams, const char *const *pa
 		while (n > 0 && (m[n - 1] == '\n' || m[n - 1] == ' '))
 			n--;
 		if (ret_message && !*ret_message)
-			*ret_message = pg_msg("PostgreSQL: %.*s", (int)MIN(n, (size_t)PG_MESSAGE_TAIL), m);
+			*ret_message = exec_message("PostgreSQL: %.*s", (int)MIN(n, (size_t)PG_MESSAGE_TAIL), m);
 		PQclear(res);
 		return -EIO;
 	}
@@ -1312,7 +1299,7 @@ static int pg_file_errors(PGconn *c, char **ret_error, char **ret_message)
 		return r;
 	if (PQntuples(res) == 0)
 		return 0;
-	*ret_error = pg_msg("%s line %s: %s%s%s", PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1),
+	*ret_error = exec_message("%s line %s: %s%s%s", PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1),
 			    PQgetvalue(res, 0, 2), *PQgetvalue(res, 0, 2) ? ": " : "", PQgetvalue(res, 0, 3));
 	return 1;
 }
@@ -1418,7 +1405,7 @@ static int pg_config_check(const struct exec_context *ctx, const char *version, 
 		if (!m)
 			m = strstr(res.err, "FATAL:  ");
 		m = m ? strstr(m, ":  ") + 3 : proc_tail(res.err, PG_MESSAGE_TAIL);
-		*ret_error = pg_msg("%.*s", (int)MIN(strcspn(m, "\n"), (size_t)PG_MESSAGE_TAIL), m);
+		*ret_error = exec_message("%.*s", (int)MIN(strcspn(m, "\n"), (size_t)PG_MESSAGE_TAIL), m);
 		proc_result_done(&res);
 		return 1;
 	}

@@ -204,19 +204,6 @@ int exec_pkg_install_validate(json_t *params, const struct exec_config *cfg, cha
 	return 0;
 }
 
-static char *pkg_message(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static char *pkg_message(const char *fmt, ...)
-{
-	char *m = NULL;
-	va_list ap;
-
-	va_start(ap, fmt);
-	if (vasprintf(&m, fmt, ap) < 0)
-		m = NULL;
-	va_end(ap);
-	return m;
-}
-
 /* Marks in `installed` which of the `n` packages the package database
  * says are installed. */
 static int pkg_query(enum exec_pkg_family f, char *const *names, size_t n, bool *installed,
@@ -281,7 +268,7 @@ static int pkg_run(const char *const *argv, const char *const *env, const struct
 		return r;
 	}
 	if (r < 0 || res.exit_status != 0) {
-		*ret_message = pkg_message("%s %s failed (%s%d): %s", argv[0], argv[1] ? argv[1] : "",
+		*ret_message = exec_message("%s %s failed (%s%d): %s", argv[0], argv[1] ? argv[1] : "",
 					   r == -ETIMEDOUT ? "timed out, status " : "status ", res.exit_status,
 					   proc_tail(res.err && *res.err ? res.err : res.out, PKG_MESSAGE_TAIL));
 		proc_result_done(&res);
@@ -346,12 +333,12 @@ int exec_pkg_install_run(json_t *params, const struct exec_context *ctx, json_t 
 
 	r = read_file_full(PKG_OS_RELEASE, PKG_OS_RELEASE_MAX, &osr, NULL);
 	if (r < 0) {
-		*ret_message = pkg_message("cannot read %s: %s", PKG_OS_RELEASE, strerror(-r));
+		*ret_message = exec_message("cannot read %s: %s", PKG_OS_RELEASE, strerror(-r));
 		return r;
 	}
 	r = exec_pkg_family_from_os_release(osr);
 	if (r < 0) {
-		*ret_message = pkg_message("%s names no supported family (Debian or RHEL)", PKG_OS_RELEASE);
+		*ret_message = exec_message("%s names no supported family (Debian or RHEL)", PKG_OS_RELEASE);
 		return r;
 	}
 	family = r;
@@ -371,7 +358,7 @@ int exec_pkg_install_run(json_t *params, const struct exec_context *ctx, json_t 
 	r = pkg_query(family, names, n, installed, ctx);
 	if (r < 0) {
 		if (r != -ECANCELED)
-			*ret_message = pkg_message("cannot query the package database: %s", strerror(-r));
+			*ret_message = exec_message("cannot query the package database: %s", strerror(-r));
 		goto finish;
 	}
 	for (size_t i = 0; i < n; i++)
@@ -387,7 +374,7 @@ int exec_pkg_install_run(json_t *params, const struct exec_context *ctx, json_t 
 
 			r = pkg_no_main_cluster();
 			if (r < 0) {
-				*ret_message = pkg_message("cannot write %s: %s", PKG_CREATECLUSTER_CONF,
+				*ret_message = exec_message("cannot write %s: %s", PKG_CREATECLUSTER_CONF,
 							   strerror(-r));
 				goto finish;
 			}
@@ -424,7 +411,7 @@ int exec_pkg_install_run(json_t *params, const struct exec_context *ctx, json_t 
 			goto finish;
 		for (size_t i = 0; i < n; i++)
 			if (!installed[i]) {
-				*ret_message = pkg_message("%s is still not installed after the package manager ran",
+				*ret_message = exec_message("%s is still not installed after the package manager ran",
 							   names[i]);
 				r = -ENOPKG;
 				goto finish;

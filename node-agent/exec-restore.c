@@ -31,34 +31,12 @@
 #include "proc.h"
 #include "util.h"
 
-static char *rs_msg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static char *rs_msg(const char *fmt, ...)
-{
-	va_list ap;
-	char *m;
-
-	va_start(ap, fmt);
-	if (vasprintf(&m, fmt, ap) < 0)
-		m = NULL;
-	va_end(ap);
-	return m;
-}
-
 #define RS_FAIL(r, ...)                                                        \
 	({                                                                     \
 		if (ret_message && !*ret_message)                              \
-			*ret_message = rs_msg(__VA_ARGS__);                    \
+			*ret_message = exec_message(__VA_ARGS__);                    \
 		(r);                                                           \
 	})
-
-static void target_freep(struct backup_target **t)
-{
-	if (*t) {
-		backup_target_wipe(*t);
-		free(*t);
-	}
-}
-#define _cleanup_target_ _cleanup_(target_freep)
 
 static int rs_rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 {
@@ -204,27 +182,9 @@ int backup_restore_into(const struct backup_target *t, const char *backup_id, co
 	return 0;
 }
 
-static bool rs_shell_safe(const char *s)
-{
-	for (; *s; s++)
-		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') || *s == '/' ||
-		      *s == '.' || *s == '_' || *s == '-'))
-			return false;
-	return true;
-}
-
 char *backup_restore_command(const char *ds, char **ret_message)
 {
-	char self[BACKUP_PATH_MAX];
-	const char *sock = backup_ctl_socket_path();
-	int k = backup_self_path(self, sizeof(self));
-	bool def = streq(sock, BACKUP_CTL_SOCKET_DEFAULT);
-
-	if (k < 0)
-		return RS_FAIL(NULL, "cannot find the agent's own path: %s", strerror(-k));
-	if (!rs_shell_safe(self) || !rs_shell_safe(sock) || !rs_shell_safe(ds))
-		return RS_FAIL(NULL, "the agent's path or socket path has characters unsafe in restore_command");
-	return rs_msg("%s wal-fetch%s%s --ds %s %%f %%p", self, def ? "" : " --socket ", def ? "" : sock, ds);
+	return backup_ctl_command("wal-fetch", ds, "%f %p", ret_message);
 }
 
 /* ---- pg.restore ---- */
@@ -348,15 +308,15 @@ static char *rs_recovery_conf(const char *source_ds, json_t *target, char **ret_
 			*ret_message = strdup("target.value: not an RFC 3339 time");
 			return NULL;
 		}
-		tline = rs_msg("recovery_target_time = '%s'\n", pgtime);
+		tline = exec_message("recovery_target_time = '%s'\n", pgtime);
 	}
 	else if (type && streq(type, "lsn"))
-		tline = rs_msg("recovery_target_lsn = '%s'\n", value);
+		tline = exec_message("recovery_target_lsn = '%s'\n", value);
 	else
 		tline = strdup("");
 	if (!tline)
 		return NULL;
-	return rs_msg("# Written by cairn-agent (pg.restore): removed after the promotion.\n"
+	return exec_message("# Written by cairn-agent (pg.restore): removed after the promotion.\n"
 		      "restore_command = '%s'\n"
 		      "recovery_target_timeline = 'latest'\n"
 		      "%s"
@@ -428,7 +388,7 @@ int exec_pg_restore_run(json_t *params, const struct exec_context *ctx, json_t *
 		return -ENOMEM;
 	(void)unlink(archive);
 	{
-		_cleanup_free_ char *line = rs_msg("%s\n", backup_id);
+		_cleanup_free_ char *line = exec_message("%s\n", backup_id);
 		_cleanup_close_ int tfd = open(tmp, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 
 		if (!line || tfd < 0 || (r = rs_write_at(tfd, RESTORE_MARKER, line)) < 0)
@@ -486,7 +446,7 @@ static int rs_pg_ctl(const char *bin, const char *const *args, const struct exec
 	if (r >= 0 && res.exit_status != 0) {
 		r = -EIO;
 		if (ret_message && !*ret_message)
-			*ret_message = rs_msg("pg_ctl failed (status %d): %s", res.exit_status,
+			*ret_message = exec_message("pg_ctl failed (status %d): %s", res.exit_status,
 					      proc_tail(*res.err ? res.err : res.out, 1000));
 	}
 	proc_result_done(&res);
@@ -534,7 +494,7 @@ int exec_backup_drill_run(json_t *params, const struct exec_context *ctx, json_t
 		r = -EINVAL;
 		goto out;
 	}
-	conf = rs_msg("# backup.drill of %s\n"
+	conf = exec_message("# backup.drill of %s\n"
 		      "include_if_exists 'postgresql.initdb.conf'\n"
 		      "listen_addresses = ''\n"
 		      "port = %d\n"
@@ -575,7 +535,7 @@ int exec_backup_drill_run(json_t *params, const struct exec_context *ctx, json_t
 		r = RS_FAIL(r, "the drill instance did not start: %s", tail);
 		goto out;
 	}
-	conninfo = rs_msg("host=%s port=%d dbname=postgres user=postgres connect_timeout=10", dir, RESTORE_DRILL_PORT);
+	conninfo = exec_message("host=%s port=%d dbname=postgres user=postgres connect_timeout=10", dir, RESTORE_DRILL_PORT);
 	pg = conninfo ? PQconnectdb(conninfo) : NULL;
 	if (!pg || PQstatus(pg) != CONNECTION_OK) {
 		r = RS_FAIL(-ECONNREFUSED, "cannot connect to the drill instance: %s",

@@ -163,19 +163,6 @@ static int tls_record(const char *state_dir, json_t *entry)
 	return write_string_atomic(path, out, 0600);
 }
 
-static char *tls_message(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static char *tls_message(const char *fmt, ...)
-{
-	char *m = NULL;
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vasprintf(&m, fmt, ap);
-	va_end(ap);
-	return n < 0 ? NULL : m;
-}
-
 int exec_tls_issue_run(json_t *params, const struct exec_context *ctx, json_t **ret_output, char **ret_message)
 {
 	json_t *jnames = json_object_get(params, "names");
@@ -210,7 +197,7 @@ int exec_tls_issue_run(json_t *params, const struct exec_context *ctx, json_t **
 		 * job was validated (or this is a resumed job). */
 		r = tls_owner_is_allowed(owner) ? proc_user(owner, &owner_uid, &owner_gid) : -EINVAL;
 		if (r < 0) {
-			*ret_message = tls_message("owner %s is not a user of this node", owner);
+			*ret_message = exec_message("owner %s is not a user of this node", owner);
 			return r;
 		}
 	}
@@ -233,7 +220,7 @@ int exec_tls_issue_run(json_t *params, const struct exec_context *ctx, json_t **
 	r = client_request_json(ctx->client, "POST", url, body, CLIENT_BODY_MAX_DEFAULT,
 				CLIENT_TIMEOUT_DEFAULT_S, &resp, &err);
 	if (r < 0) {
-		*ret_message = tls_message("CSR request failed: %s", err ? err : "error");
+		*ret_message = exec_message("CSR request failed: %s", err ? err : "error");
 		return r;
 	}
 	if (resp.status != 200) {
@@ -272,24 +259,24 @@ int exec_tls_issue_run(json_t *params, const struct exec_context *ctx, json_t **
 			continue;
 		r = tls_mkdir_parent(targets[i]);
 		if (r < 0) {
-			*ret_message = tls_message("cannot create the directory of %s", targets[i]);
+			*ret_message = exec_message("cannot create the directory of %s", targets[i]);
 			return r;
 		}
 	}
 	r = pki_cert_save(cert_path, cert);
 	if (r < 0) {
-		*ret_message = tls_message("cannot write %s", cert_path);
+		*ret_message = exec_message("cannot write %s", cert_path);
 		return r;
 	}
 	r = pki_key_save(key_path, key);
 	if (r < 0) {
-		*ret_message = tls_message("cannot write %s", key_path);
+		*ret_message = exec_message("cannot write %s", key_path);
 		return r;
 	}
 	if (ca_path) {
 		r = pki_cert_save(ca_path, ca);
 		if (r < 0) {
-			*ret_message = tls_message("cannot write %s", ca_path);
+			*ret_message = exec_message("cannot write %s", ca_path);
 			return r;
 		}
 	}
@@ -302,7 +289,7 @@ int exec_tls_issue_run(json_t *params, const struct exec_context *ctx, json_t **
 				continue;
 			r = tls_chown(targets[i], owner_uid, owner_gid);
 			if (r < 0) {
-				*ret_message = tls_message("cannot give %s to %s", targets[i], owner);
+				*ret_message = exec_message("cannot give %s to %s", targets[i], owner);
 				return r;
 			}
 		}

@@ -70,6 +70,18 @@ int exec_reason(char *reason, size_t reason_len, const char *fmt, ...)
 	return -EINVAL;
 }
 
+char *exec_message(const char *fmt, ...)
+{
+	va_list ap;
+	char *m;
+
+	va_start(ap, fmt);
+	if (vasprintf(&m, fmt, ap) < 0)
+		m = NULL;
+	va_end(ap);
+	return m;
+}
+
 /* A member name from the peer, shortened and made printable for a reason. */
 static void exec_safe_name(const char *s, char ret[static 65])
 {

@@ -67,3 +67,5 @@ int exec_check_path(json_t *params, const char *member, bool required, const cha
 
 /* Formats a reason; always returns -EINVAL. */
 int exec_reason(char *reason, size_t reason_len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* A heap message for an executor's *ret_message, or NULL without memory. */
+char *exec_message(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
