@@ -230,24 +230,31 @@ int plan_pg_restore(int nodes, json_t *restore_args, struct plan *ret)
 	return plan_first(nodes, "pg.restore", json_incref(restore_args), ret);
 }
 
-int plan_backup_configure(int primary, const int *replicas, size_t n_replicas, struct plan *ret)
+/* `config_job` on every member at once, then restarts one after another,
+ * replicas first, each waiting for every config job and the restart
+ * before it.  restart_args(own config step) are the pg.service params
+ * (which say when the restart is skipped); finish_args those of the
+ * finish step. */
+static int plan_config_rolling_restart(const char *config_job, int primary, const int *replicas,
+				       size_t n_replicas, json_t *(*restart_args)(int own_config),
+				       json_t *finish, struct plan *ret)
 {
 	struct plan p = {};
 	struct ints configs = {};
 	int r, prev = -1;
 
-	if (primary < 0 || n_replicas > CAIRN_DS_NODES_MAX)
+	if (primary < 0 || n_replicas > CAIRN_DS_NODES_MAX) {
+		json_decref(finish);
 		return -EINVAL;
-	r = add_job(&p, "backup.configure", primary, NULL, NODEPS);
+	}
+	r = add_job(&p, config_job, primary, NULL, NODEPS);
 	if (r < 0 || (r = ints_push(&configs, r)) < 0)
 		goto fail;
 	for (size_t i = 0; i < n_replicas; i++) {
-		r = add_job(&p, "backup.configure", replicas[i], NULL, NODEPS);
+		r = add_job(&p, config_job, replicas[i], NULL, NODEPS);
 		if (r < 0 || (r = ints_push(&configs, r)) < 0)
 			goto fail;
 	}
-	/* The configure plan's rolling restart, replicas first, each only
-	 * where its backup.configure said restart_needed. */
 	for (size_t i = 0; i <= n_replicas; i++) {
 		int ordinal = i < n_replicas ? replicas[i] : primary;
 		int own = configs.v[i < n_replicas ? i + 1 : 0];
@@ -260,25 +267,43 @@ int plan_backup_configure(int primary, const int *replicas, size_t n_replicas, s
 		memcpy(deps, configs.v, configs.n * sizeof(int));
 		if (prev >= 0)
 			deps[nd++] = prev;
-		r = add_job(&p, "pg.service", ordinal,
-			    json_pack("{s:s, s:i}", "action", "restart", PLAN_ARG_IF_RESTART_NEEDED, own),
-			    deps, nd);
+		r = add_job(&p, "pg.service", ordinal, restart_args(own), deps, nd);
 		if (r < 0)
 			goto fail;
 		prev = r;
 	}
-	r = add(&p, PLAN_STEP_FINISH, "internal", -1,
-		json_pack("{s:s, s:[], s:[]}", "ds_state", PLAN_DS_STATE_KEEP, "ready", "removed"),
-		DEPS(prev));
+	r = add(&p, PLAN_STEP_FINISH, "internal", -1, finish, DEPS(prev));
+	finish = NULL;
 	if (r < 0)
 		goto fail;
 	free(configs.v);
 	*ret = p;
 	return 0;
 fail:
+	json_decref(finish);
 	free(configs.v);
 	plan_done(&p);
 	return r;
+}
+
+/* backup.configure: restart only where it said restart_needed. */
+static json_t *restart_if_needed(int own_config)
+{
+	return json_pack("{s:s, s:i}", "action", "restart", PLAN_ARG_IF_RESTART_NEEDED, own_config);
+}
+
+/* pg.config: restart only where a parameter waits for one. */
+static json_t *restart_if_pending(int own_config)
+{
+	(void)own_config;
+	return json_pack("{s:s, s:b}", "action", "restart", "if_pending_restart", 1);
+}
+
+int plan_backup_configure(int primary, const int *replicas, size_t n_replicas, struct plan *ret)
+{
+	return plan_config_rolling_restart(
+		"backup.configure", primary, replicas, n_replicas, restart_if_needed,
+		json_pack("{s:s, s:[], s:[]}", "ds_state", PLAN_DS_STATE_KEEP, "ready", "removed"), ret);
 }
 
 int plan_backup(int ordinal, int primary, const char *backup_id, struct plan *ret)
@@ -411,50 +436,8 @@ fail:
 
 int plan_pg_configure(int primary, const int *replicas, size_t n_replicas, struct plan *ret)
 {
-	struct plan p = {};
-	struct ints configs = {};
-	int r, prev = -1;
-
-	if (primary < 0 || n_replicas > CAIRN_DS_NODES_MAX)
-		return -EINVAL;
-	r = add_job(&p, "pg.config", primary, NULL, NODEPS);
-	if (r < 0 || (r = ints_push(&configs, r)) < 0)
-		goto fail;
-	for (size_t i = 0; i < n_replicas; i++) {
-		r = add_job(&p, "pg.config", replicas[i], NULL, NODEPS);
-		if (r < 0 || (r = ints_push(&configs, r)) < 0)
-			goto fail;
-	}
-	/* Restarts one after another: replicas, then the primary.  Each
-	 * waits for every pg.config and the restart before it. */
-	for (size_t i = 0; i <= n_replicas; i++) {
-		int ordinal = i < n_replicas ? replicas[i] : primary;
-		_cleanup_free_ int *deps = calloc(configs.n + 1, sizeof(int));
-		size_t nd = configs.n;
-		if (!deps) {
-			r = -ENOMEM;
-			goto fail;
-		}
-		memcpy(deps, configs.v, configs.n * sizeof(int));
-		if (prev >= 0)
-			deps[nd++] = prev;
-		r = add_job(&p, "pg.service", ordinal,
-			    json_pack("{s:s, s:b}", "action", "restart", "if_pending_restart", 1), deps, nd);
-		if (r < 0)
-			goto fail;
-		prev = r;
-	}
-	r = add(&p, PLAN_STEP_FINISH, "internal", -1, finish_args("ready", NULL, 0, NULL, 0),
-		DEPS(prev));
-	if (r < 0)
-		goto fail;
-	free(configs.v);
-	*ret = p;
-	return 0;
-fail:
-	free(configs.v);
-	plan_done(&p);
-	return r;
+	return plan_config_rolling_restart("pg.config", primary, replicas, n_replicas, restart_if_pending,
+					   finish_args("ready", NULL, 0, NULL, 0), ret);
 }
 
 int plan_pg_destroy(const int *ordinals, size_t n, struct plan *ret)
