@@ -26,6 +26,7 @@ chmod 0755 "$T"
 trap h_cleanup EXIT
 trap 'exit 130' INT TERM
 h_log "scenario $H_NAME in $T"
+PGTEST=$(h_pg_exec "$PGTEST")
 h_s3rver_start "$T/s3" || { h_fail "s3rver starts"; h_end; }
 
 # TLS files pg.init/pg.restore expect (tls.issue's job in real life).

@@ -392,6 +392,7 @@ h_need_exporters() {
 # H_LOCAL_PROGRAM (if set) adds a `program` line (a build tree has no
 # installed libexecdir copy).
 h_controller_config_local() {
+	AGENT_BIN=$(h_pg_exec "$AGENT_BIN")
 	H_LOCAL_DIR=$T/n
 	mkdir -p "$H_LOCAL_DIR"
 	chmod 0711 "$T" "$H_LOCAL_DIR"
@@ -456,6 +457,21 @@ H_DS_NETNS=()
 
 # h_ds_track: remembers the namespace of every member of $DS_ID, so that
 # cleanup removes it even if its directory went away.
+# h_pg_exec BIN: a path to BIN that the postgres user can execute.
+# PostgreSQL runs the agent itself (archive_command, restore_command), and
+# a build tree under a 0700 directory (mktemp -d) is out of its reach:
+# then BIN is copied to $T/bin (made 0755 in a 0711 $T).
+h_pg_exec() {
+	if runuser -u postgres -- test -x "$1" 2>/dev/null; then
+		echo "$1"
+		return 0
+	fi
+	mkdir -p "$T/bin"
+	chmod 0711 "$T"
+	chmod 0755 "$T/bin"
+	install -m 0755 "$1" "$T/bin/" && echo "$T/bin/$(basename "$1")"
+}
+
 # h_local_agent_restart NAME: starts the agent of local node NAME again
 # (after a kill), the way the local provisioner starts it.
 h_local_agent_restart() {
