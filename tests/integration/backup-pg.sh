@@ -95,6 +95,9 @@ h_eq "offline restore ($out)" 0 "$?"
 chown -R postgres: "$T/offline"
 mkdir -p "$T/offline-run" && chown postgres "$T/offline-run"
 port=$((BK_PORT_A + 5))
+# postgres' programs start in the current directory: one it can enter (a
+# build tree under mktemp -d is not), or psql's complaint joins its answer.
+cd "$T" || h_end
 if runuser -u postgres -- /usr/lib/postgresql/15/bin/pg_ctl -D "$T/offline" -l "$T/offline-run/offline.log" -w -t 120 \
 	-o "-c port=$port -c listen_addresses='' -c unix_socket_directories='$T/offline-run' -c archive_mode=off -c ssl=off" start >"$T/pg_ctl.out" 2>&1; then
 	h_ok "offline restore starts"
